@@ -1,0 +1,158 @@
+// SHA-256 compression core: one round per clock, 64 rounds per 512-bit block.
+//
+// A block starts when `start` is high while the core is idle or done: the
+// core loads `state_in` as the chaining value and the working variables.
+// During rounds 0..15 it takes message word W[t] from w_data (big-endian,
+// first word first) and stalls while w_valid is low; rounds 16..63 expand
+// the schedule from a 16-word window. After round 63 the core is done for
+// one cycle, and `digest` holds state_in + working variables until the next
+// start.
+//
+// Timing: start edge + 64 round edges = 65 cycles per block without stalls.
+
+`default_nettype none
+
+module tnic_sha256_core (
+    input  wire         clk,
+    input  wire         rst_n,
+
+    // control
+    input  wire         start,
+    input  wire [255:0] state_in,       // H0 in [255:224] ... H7 in [31:0]
+
+    // message words for rounds 0..15
+    input  wire         w_valid,
+    input  wire [31:0]  w_data,
+    output wire         w_ready,
+
+    // status
+    output wire [5:0]   round,          // index t of the round in progress
+    output wire         idle,
+    output wire         digest_valid,   // high for the one cycle after round 63
+    output wire [255:0] digest
+);
+
+    localparam [1:0] CORE_IDLE  = 2'd0;
+    localparam [1:0] CORE_ROUND = 2'd1;
+    localparam [1:0] CORE_DONE  = 2'd2;
+
+    reg [1:0]   core_state_reg;
+    reg [5:0]   t_reg;
+    reg [255:0] h_reg;                  // chaining value, then the digest
+    reg [31:0]  a_reg, b_reg, c_reg, d_reg, e_reg, f_reg, g_reg, hh_reg;
+    reg [511:0] w_window_reg;           // W[t-16] in [511:480] ... W[t-1] in [31:0]
+
+    //----------------------------------------------------------------
+    // Round constants K[0..63] (FIPS 180-4, section 4.2.2).
+    //----------------------------------------------------------------
+    function [31:0] sha256_k(input [5:0] t);
+        case (t)
+            6'd0:  sha256_k = 32'h428a2f98; 6'd1:  sha256_k = 32'h71374491;
+            6'd2:  sha256_k = 32'hb5c0fbcf; 6'd3:  sha256_k = 32'he9b5dba5;
+            6'd4:  sha256_k = 32'h3956c25b; 6'd5:  sha256_k = 32'h59f111f1;
+            6'd6:  sha256_k = 32'h923f82a4; 6'd7:  sha256_k = 32'hab1c5ed5;
+            6'd8:  sha256_k = 32'hd807aa98; 6'd9:  sha256_k = 32'h12835b01;
+            6'd10: sha256_k = 32'h243185be; 6'd11: sha256_k = 32'h550c7dc3;
+            6'd12: sha256_k = 32'h72be5d74; 6'd13: sha256_k = 32'h80deb1fe;
+            6'd14: sha256_k = 32'h9bdc06a7; 6'd15: sha256_k = 32'hc19bf174;
+            6'd16: sha256_k = 32'he49b69c1; 6'd17: sha256_k = 32'hefbe4786;
+            6'd18: sha256_k = 32'h0fc19dc6; 6'd19: sha256_k = 32'h240ca1cc;
+            6'd20: sha256_k = 32'h2de92c6f; 6'd21: sha256_k = 32'h4a7484aa;
+            6'd22: sha256_k = 32'h5cb0a9dc; 6'd23: sha256_k = 32'h76f988da;
+            6'd24: sha256_k = 32'h983e5152; 6'd25: sha256_k = 32'ha831c66d;
+            6'd26: sha256_k = 32'hb00327c8; 6'd27: sha256_k = 32'hbf597fc7;
+            6'd28: sha256_k = 32'hc6e00bf3; 6'd29: sha256_k = 32'hd5a79147;
+            6'd30: sha256_k = 32'h06ca6351; 6'd31: sha256_k = 32'h14292967;
+            6'd32: sha256_k = 32'h27b70a85; 6'd33: sha256_k = 32'h2e1b2138;
+            6'd34: sha256_k = 32'h4d2c6dfc; 6'd35: sha256_k = 32'h53380d13;
+            6'd36: sha256_k = 32'h650a7354; 6'd37: sha256_k = 32'h766a0abb;
+            6'd38: sha256_k = 32'h81c2c92e; 6'd39: sha256_k = 32'h92722c85;
+            6'd40: sha256_k = 32'ha2bfe8a1; 6'd41: sha256_k = 32'ha81a664b;
+            6'd42: sha256_k = 32'hc24b8b70; 6'd43: sha256_k = 32'hc76c51a3;
+            6'd44: sha256_k = 32'hd192e819; 6'd45: sha256_k = 32'hd6990624;
+            6'd46: sha256_k = 32'hf40e3585; 6'd47: sha256_k = 32'h106aa070;
+            6'd48: sha256_k = 32'h19a4c116; 6'd49: sha256_k = 32'h1e376c08;
+            6'd50: sha256_k = 32'h2748774c; 6'd51: sha256_k = 32'h34b0bcb5;
+            6'd52: sha256_k = 32'h391c0cb3; 6'd53: sha256_k = 32'h4ed8aa4a;
+            6'd54: sha256_k = 32'h5b9cca4f; 6'd55: sha256_k = 32'h682e6ff3;
+            6'd56: sha256_k = 32'h748f82ee; 6'd57: sha256_k = 32'h78a5636f;
+            6'd58: sha256_k = 32'h84c87814; 6'd59: sha256_k = 32'h8cc70208;
+            6'd60: sha256_k = 32'h90befffa; 6'd61: sha256_k = 32'ha4506ceb;
+            6'd62: sha256_k = 32'hbef9a3f7; default: sha256_k = 32'hc67178f2;
+        endcase
+    endfunction
+
+    function [31:0] rotr(input [31:0] x, input integer n);
+        rotr = (x >> n) | (x << (32 - n));
+    endfunction
+
+    //----------------------------------------------------------------
+    // Message schedule: W[t] from the input for t < 16, else expanded.
+    //----------------------------------------------------------------
+    wire [31:0] w_t16 = w_window_reg[511:480];
+    wire [31:0] w_t15 = w_window_reg[479:448];
+    wire [31:0] w_t7  = w_window_reg[223:192];
+    wire [31:0] w_t2  = w_window_reg[63:32];
+    wire [31:0] sigma0 = rotr(w_t15, 7) ^ rotr(w_t15, 18) ^ (w_t15 >> 3);
+    wire [31:0] sigma1 = rotr(w_t2, 17) ^ rotr(w_t2, 19) ^ (w_t2 >> 10);
+    wire        from_input = (t_reg < 6'd16);
+    wire [31:0] w_cur = from_input ? w_data : (sigma1 + w_t7 + sigma0 + w_t16);
+
+    //----------------------------------------------------------------
+    // Round function.
+    //----------------------------------------------------------------
+    wire [31:0] big_sigma1 = rotr(e_reg, 6) ^ rotr(e_reg, 11) ^ rotr(e_reg, 25);
+    wire [31:0] big_sigma0 = rotr(a_reg, 2) ^ rotr(a_reg, 13) ^ rotr(a_reg, 22);
+    wire [31:0] ch  = (e_reg & f_reg) ^ (~e_reg & g_reg);
+    wire [31:0] maj = (a_reg & b_reg) ^ (a_reg & c_reg) ^ (b_reg & c_reg);
+    wire [31:0] t1  = hh_reg + big_sigma1 + ch + sha256_k(t_reg) + w_cur;
+    wire [31:0] t2  = big_sigma0 + maj;
+    wire [31:0] a_next = t1 + t2;
+    wire [31:0] e_next = d_reg + t1;
+
+    wire in_round = (core_state_reg == CORE_ROUND);
+    wire round_en = in_round && (!from_input || w_valid);
+    wire can_start = (core_state_reg == CORE_IDLE) || (core_state_reg == CORE_DONE);
+
+    // The digest after round 63: chaining value plus the final working variables.
+    wire [255:0] h_final = {
+        h_reg[255:224] + a_next, h_reg[223:192] + a_reg,  h_reg[191:160] + b_reg,
+        h_reg[159:128] + c_reg,  h_reg[127:96]  + e_next, h_reg[95:64]   + e_reg,
+        h_reg[63:32]   + f_reg,  h_reg[31:0]    + g_reg
+    };
+
+    always @(posedge clk) begin
+        if (!rst_n) begin
+            core_state_reg <= CORE_IDLE;
+            t_reg          <= 6'd0;
+            h_reg          <= 256'd0;
+            {a_reg, b_reg, c_reg, d_reg, e_reg, f_reg, g_reg, hh_reg} <= 256'd0;
+            w_window_reg   <= 512'd0;
+        end else if (start && can_start) begin
+            core_state_reg <= CORE_ROUND;
+            t_reg          <= 6'd0;
+            h_reg          <= state_in;
+            {a_reg, b_reg, c_reg, d_reg, e_reg, f_reg, g_reg, hh_reg} <= state_in;
+        end else if (round_en) begin
+            {a_reg, b_reg, c_reg, d_reg} <= {a_next, a_reg, b_reg, c_reg};
+            {e_reg, f_reg, g_reg, hh_reg} <= {e_next, e_reg, f_reg, g_reg};
+            w_window_reg <= {w_window_reg[479:0], w_cur};
+            t_reg        <= t_reg + 6'd1;
+            if (t_reg == 6'd63) begin
+                core_state_reg <= CORE_DONE;
+                h_reg          <= h_final;
+            end
+        end else if (core_state_reg == CORE_DONE) begin
+            core_state_reg <= CORE_IDLE;
+        end
+    end
+
+    assign w_ready      = in_round && from_input;
+    assign round        = t_reg;
+    assign idle         = (core_state_reg == CORE_IDLE);
+    assign digest_valid = (core_state_reg == CORE_DONE);
+    assign digest       = h_reg;
+
+endmodule
+
+`default_nettype wire

@@ -1,0 +1,318 @@
+// Verilator harness for tnic_kernel: one transaction per line on stdin, one
+// result line per transaction on stdout. The TypeScript bridge
+// (verify/rtl_bridge.ts) keeps one process running across many transactions.
+//
+// Requests (numbers decimal, byte strings hex, "-" for an empty string):
+//   K <session> <key>                           LOAD_KEY
+//   I <device>                                  SET_ID
+//   L                                           LOCK
+//   A <session> <msg>                           ATTEST
+//   V <session> <device> <counter> <tag> <msg>  VERIFY
+//   C <session> <device> <counter> <tag> <msg>  CHECK (tag only)
+//   O <op> <session> <len>                      raw command with <len> zero bytes
+//   S <seed> <stall_percent>                    random input-stream stalls
+// Result: "R <status> <tag hex> <counter> <cycles>", where cycles counts
+// clock edges from the edge that accepts the command to the edge that raises
+// res_valid. A malformed request gets "E <reason>" and changes nothing.
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "Vtnic_kernel.h"
+#include "verilated.h"
+
+namespace {
+
+constexpr uint64_t kMaxCyclesPerOp = 50'000'000;
+
+struct Request {
+    uint32_t op = 0;
+    uint32_t session = 0;
+    uint32_t device = 0;
+    uint64_t counter = 0;
+    std::vector<uint8_t> tag;   // 32 bytes for VERIFY and CHECK
+    std::vector<uint8_t> data;  // message or key bytes
+};
+
+struct Result {
+    uint32_t status;
+    uint8_t tag[32];
+    uint64_t counter;
+    uint64_t cycles;
+};
+
+bool parse_hex(const std::string& text, std::vector<uint8_t>& out) {
+    out.clear();
+    if (text == "-") return true;
+    if (text.size() % 2 != 0) return false;
+    for (size_t i = 0; i < text.size(); i += 2) {
+        char* end = nullptr;
+        std::string pair = text.substr(i, 2);
+        unsigned long byte = std::strtoul(pair.c_str(), &end, 16);
+        if (end != pair.c_str() + 2) return false;
+        out.push_back(static_cast<uint8_t>(byte));
+    }
+    return true;
+}
+
+bool parse_u64(const std::string& text, uint64_t& out) {
+    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) return false;
+    errno = 0;
+    char* end = nullptr;
+    out = std::strtoull(text.c_str(), &end, 10);
+    return errno == 0 && *end == '\0';
+}
+
+bool parse_u32(const std::string& text, uint32_t& out) {
+    uint64_t wide = 0;
+    if (!parse_u64(text, wide) || wide > 0xffffffffULL) return false;
+    out = static_cast<uint32_t>(wide);
+    return true;
+}
+
+class Harness {
+  public:
+    Harness() : top_(new Vtnic_kernel) {
+        top_->clk = 0;
+        top_->rst_n = 0;
+        idle_inputs();
+        for (int i = 0; i < 4; ++i) tick();
+        top_->rst_n = 1;
+        top_->eval();
+    }
+
+    ~Harness() { top_->final(); }
+
+    void set_stalls(uint64_t seed, uint32_t percent) {
+        rng_ = seed ? seed : 1;
+        stall_percent_ = percent;
+    }
+
+    // Drive one command and its input bytes; return the result.
+    bool run(const Request& req, Result& res, std::string& error) {
+        if (req.data.size() >= (1u << 16)) {
+            error = "input of " + std::to_string(req.data.size()) + " bytes exceeds 65535";
+            return false;
+        }
+        top_->cmd_valid = 1;
+        top_->cmd_op = req.op;
+        top_->cmd_session = req.session;
+        top_->cmd_len = static_cast<uint32_t>(req.data.size());
+        top_->cmd_device = req.device;
+        top_->cmd_counter = req.counter;
+        for (int w = 0; w < 8; ++w) {
+            // cmd_tag word w holds bits [32w+31:32w]; tag byte 0 is bits [255:248].
+            uint32_t v = 0;
+            for (int b = 0; b < 4; ++b) {
+                size_t idx = 31 - (4 * w + b);
+                uint8_t byte = idx < req.tag.size() ? req.tag[idx] : 0;
+                v |= static_cast<uint32_t>(byte) << (8 * b);
+            }
+            top_->cmd_tag[w] = v;
+        }
+
+        // Wait for cmd_ready, then the edge that accepts the command is edge 0.
+        uint64_t waited = 0;
+        while (true) {
+            top_->eval();
+            bool fire = top_->cmd_valid && top_->cmd_ready;
+            tick();
+            if (fire) break;
+            if (++waited > kMaxCyclesPerOp) {
+                error = "cmd_ready stayed low";
+                return false;
+            }
+        }
+        top_->cmd_valid = 0;
+
+        size_t words = (req.data.size() + 3) / 4;
+        size_t next_word = 0;
+        uint64_t cycles = 0;
+        while (!top_->res_valid) {
+            bool offer = next_word < words && !stall();
+            top_->in_valid = offer;
+            top_->in_data = offer ? word_at(req.data, next_word) : 0;
+            top_->eval();
+            bool in_fire = top_->in_valid && top_->in_ready;
+            tick();
+            ++cycles;
+            if (in_fire) ++next_word;
+            if (cycles > kMaxCyclesPerOp) {
+                error = "no result after " + std::to_string(cycles) + " cycles";
+                return false;
+            }
+        }
+        top_->in_valid = 0;
+        if (next_word != words) {
+            error = "kernel consumed " + std::to_string(next_word) + " of " +
+                    std::to_string(words) + " input words";
+            return false;
+        }
+
+        res.status = top_->res_status;
+        for (int w = 0; w < 8; ++w) {
+            uint32_t v = top_->res_tag[w];
+            for (int b = 0; b < 4; ++b) res.tag[31 - (4 * w + b)] = (v >> (8 * b)) & 0xff;
+        }
+        res.counter = top_->res_counter;
+        res.cycles = cycles;
+
+        // Take the result: one edge with res_ready high.
+        top_->res_ready = 1;
+        top_->eval();
+        tick();
+        top_->res_ready = 0;
+        top_->eval();
+        return true;
+    }
+
+  private:
+    void idle_inputs() {
+        top_->cmd_valid = 0;
+        top_->in_valid = 0;
+        top_->res_ready = 0;
+    }
+
+    void tick() {
+        top_->clk = 1;
+        top_->eval();
+        top_->clk = 0;
+        top_->eval();
+    }
+
+    static uint32_t word_at(const std::vector<uint8_t>& data, size_t w) {
+        uint32_t v = 0;
+        for (size_t b = 0; b < 4; ++b) {
+            size_t i = 4 * w + b;
+            uint8_t byte = i < data.size() ? data[i] : 0;
+            v |= static_cast<uint32_t>(byte) << (8 * (3 - b));
+        }
+        return v;
+    }
+
+    // xorshift64: deterministic stalls from the seed given with S.
+    bool stall() {
+        if (stall_percent_ == 0) return false;
+        rng_ ^= rng_ << 13;
+        rng_ ^= rng_ >> 7;
+        rng_ ^= rng_ << 17;
+        return (rng_ % 100) < stall_percent_;
+    }
+
+    std::unique_ptr<Vtnic_kernel> top_;
+    uint64_t rng_ = 1;
+    uint32_t stall_percent_ = 0;
+};
+
+bool parse_request(const std::string& line, Request& req, std::string& error) {
+    std::istringstream in(line);
+    std::string kind;
+    in >> kind;
+    std::vector<std::string> f;
+    for (std::string tok; in >> tok;) f.push_back(tok);
+
+    auto need = [&](size_t n) {
+        if (f.size() == n) return true;
+        error = "request " + kind + " takes " + std::to_string(n) + " fields, got " +
+                std::to_string(f.size());
+        return false;
+    };
+    auto bad = [&](const std::string& what, const std::string& value) {
+        error = "invalid " + what + " '" + value + "'";
+        return false;
+    };
+
+    if (kind == "K") {
+        req.op = 0;
+        if (!need(2)) return false;
+        if (!parse_u32(f[0], req.session)) return bad("session", f[0]);
+        if (!parse_hex(f[1], req.data)) return bad("key hex", f[1].substr(0, 16));
+    } else if (kind == "I") {
+        req.op = 4;
+        if (!need(1)) return false;
+        if (!parse_u32(f[0], req.device)) return bad("device", f[0]);
+    } else if (kind == "L") {
+        req.op = 5;
+        if (!need(0)) return false;
+    } else if (kind == "A") {
+        req.op = 1;
+        if (!need(2)) return false;
+        if (!parse_u32(f[0], req.session)) return bad("session", f[0]);
+        if (!parse_hex(f[1], req.data)) return bad("message hex", f[1].substr(0, 16));
+    } else if (kind == "V" || kind == "C") {
+        req.op = kind == "V" ? 2 : 3;
+        if (!need(5)) return false;
+        if (!parse_u32(f[0], req.session)) return bad("session", f[0]);
+        if (!parse_u32(f[1], req.device)) return bad("device", f[1]);
+        if (!parse_u64(f[2], req.counter)) return bad("counter", f[2]);
+        if (!parse_hex(f[3], req.tag) || req.tag.size() != 32) return bad("tag", f[3]);
+        if (!parse_hex(f[4], req.data)) return bad("message hex", f[4].substr(0, 16));
+    } else if (kind == "O") {
+        uint32_t len = 0;
+        if (!need(3)) return false;
+        if (!parse_u32(f[0], req.op) || req.op > 7) return bad("op", f[0]);
+        if (!parse_u32(f[1], req.session)) return bad("session", f[1]);
+        if (!parse_u32(f[2], len) || len > 65535) return bad("length", f[2]);
+        req.data.assign(len, 0);
+    } else {
+        error = "unknown request '" + kind + "' (expected K, I, L, A, V, C, O or S)";
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Verilated::commandArgs(argc, argv);
+    std::ios::sync_with_stdio(false);
+    Harness harness;
+
+    std::string line;
+    std::string out;
+    while (std::getline(std::cin, line)) {
+        std::string error;
+        if (!line.empty() && line[0] == 'S') {
+            std::istringstream in(line.substr(1));
+            std::string seed_text, percent_text;
+            in >> seed_text >> percent_text;
+            uint64_t seed = 0;
+            uint32_t percent = 0;
+            if (parse_u64(seed_text, seed) && parse_u32(percent_text, percent) && percent < 100) {
+                harness.set_stalls(seed, percent);
+                out += "R 0 - 0 0\n";
+            } else {
+                out += "E invalid stall request (expected S <seed> <percent 0..99>)\n";
+            }
+        } else {
+            Request req;
+            Result res{};
+            if (parse_request(line, req, error) && harness.run(req, res, error)) {
+                static const char* hex = "0123456789abcdef";
+                std::string tag;
+                for (uint8_t b : res.tag) {
+                    tag += hex[b >> 4];
+                    tag += hex[b & 15];
+                }
+                out += "R " + std::to_string(res.status) + " " + tag + " " +
+                       std::to_string(res.counter) + " " + std::to_string(res.cycles) + "\n";
+            } else {
+                out += "E " + error + "\n";
+            }
+        }
+        // Answer a whole batch at once: flush only when no more input is buffered.
+        if (std::cin.rdbuf()->in_avail() <= 0 || out.size() > (1u << 16)) {
+            std::cout << out << std::flush;
+            out.clear();
+        }
+    }
+    std::cout << out << std::flush;
+    return 0;
+}
