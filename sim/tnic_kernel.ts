@@ -1,0 +1,214 @@
+/**
+ * Transaction-level model of hw/tnic_kernel.v: the same operations, results
+ * and latency in cycles (sim/kernel_latency.ts). State fields carry the RTL
+ * register names so the two can be read side by side.
+ *
+ * The model keeps only the HMAC inner and outer states of each key, never
+ * the key itself, and exposes neither: the fields are private.
+ */
+
+import { InputError } from './errors.ts';
+import {
+  COUNTER_MAX,
+  MAX_INPUT_BYTES,
+  N_SESSIONS,
+  TAG_BYTES,
+  type AttestationKernel,
+  type KernelRequest,
+  type KernelResult,
+  type KernelStatus,
+} from './kernel_port.ts';
+import { drainCycles, loadKeyCycles, macCycles } from './kernel_latency.ts';
+import { SHA256_IV, bytesToWords, sha256Compress, sha256From, wordsToBytes } from './sha256_compress.ts';
+
+const HEADER_BYTES = 16;
+
+/** Header of an attested message: session u32 || device u32 || counter u64, big-endian. */
+export function encodeHeader(session: number, device: number, counter: bigint): Uint8Array {
+  const header = new Uint8Array(HEADER_BYTES);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, session);
+  view.setUint32(4, device);
+  view.setBigUint64(8, counter);
+  return header;
+}
+
+export class TnicKernelModel implements AttestationKernel {
+  readonly backend = 'model';
+
+  // Keystore: HMAC states per session, derived once at LOAD_KEY.
+  #key_valid_reg = new Array<boolean>(N_SESSIONS).fill(false);
+  #istate_mem = new Array<Uint32Array>(N_SESSIONS).fill(new Uint32Array(8));
+  #ostate_mem = new Array<Uint32Array>(N_SESSIONS).fill(new Uint32Array(8));
+  // Counters store: next counter to send and next counter expected.
+  #send_cnt_mem = new Array<bigint>(N_SESSIONS).fill(0n);
+  #recv_cnt_mem = new Array<bigint>(N_SESSIONS).fill(0n);
+  #device_id_reg = 0;
+  #locked_reg = false;
+
+  get device_id(): number {
+    return this.#device_id_reg;
+  }
+
+  get locked(): boolean {
+    return this.#locked_reg;
+  }
+
+  async run(requests: readonly KernelRequest[]): Promise<KernelResult[]> {
+    return requests.map((r) => this.step(r));
+  }
+
+  async close(): Promise<void> {}
+
+  /** Execute one command, synchronously. */
+  step(req: KernelRequest): KernelResult {
+    checkRequest(req);
+    switch (req.op) {
+      case 'load-key':
+        return this.#loadKey(req.session, req.key);
+      case 'set-id':
+        if (this.#locked_reg) return drained('rejected', 0);
+        this.#device_id_reg = req.device;
+        return drained('ok', 0);
+      case 'lock':
+        this.#locked_reg = true;
+        return drained('ok', 0);
+      case 'attest':
+        return this.#attest(req.session, req.msg);
+      case 'verify':
+      case 'check':
+        return this.#verify(req.op, req.session, req.device, req.counter, req.tag, req.msg);
+    }
+  }
+
+  #hasKey(session: number): boolean {
+    return session < N_SESSIONS && this.#key_valid_reg[session] === true;
+  }
+
+  #loadKey(session: number, key: Uint8Array): KernelResult {
+    if (this.#locked_reg || session >= N_SESSIONS || this.#key_valid_reg[session]) {
+      return drained('rejected', key.length);
+    }
+
+    // K0: the key, or SHA-256(key) when longer than the 64-byte block, zero-padded.
+    const k0 = new Uint8Array(64);
+    k0.set(key.length > 64 ? wordsToBytes(sha256From(SHA256_IV, key, 0)) : key);
+    const ipad = bytesToWords(k0.map((b) => b ^ 0x36));
+    const opad = bytesToWords(k0.map((b) => b ^ 0x5c));
+
+    this.#istate_mem[session] = sha256Compress(SHA256_IV, ipad);
+    this.#ostate_mem[session] = sha256Compress(SHA256_IV, opad);
+    this.#key_valid_reg[session] = true;
+    return { status: 'ok', tag: zeroTag(), counter: 0n, cycles: loadKeyCycles(key.length) };
+  }
+
+  #mac(session: number, device: number, counter: bigint, msg: Uint8Array): Uint8Array {
+    const data = new Uint8Array(HEADER_BYTES + msg.length);
+    data.set(encodeHeader(session, device, counter));
+    data.set(msg, HEADER_BYTES);
+    const inner = sha256From(this.#istate_mem[session]!, data, 64);
+    return wordsToBytes(sha256From(this.#ostate_mem[session]!, wordsToBytes(inner), 64));
+  }
+
+  #attest(session: number, msg: Uint8Array): KernelResult {
+    if (!this.#hasKey(session)) return drained('unknown-session', msg.length);
+
+    const cycles = macCycles(msg.length);
+    const send_cnt = this.#send_cnt_mem[session]!;
+    if (send_cnt === COUNTER_MAX) {
+      return { status: 'overflow', tag: zeroTag(), counter: send_cnt, cycles };
+    }
+    const tag = this.#mac(session, this.#device_id_reg, send_cnt, msg);
+    this.#send_cnt_mem[session] = send_cnt + 1n;
+    return { status: 'ok', tag, counter: send_cnt, cycles };
+  }
+
+  #verify(
+    op: 'verify' | 'check',
+    session: number,
+    device: number,
+    counter: bigint,
+    tag: Uint8Array,
+    msg: Uint8Array,
+  ): KernelResult {
+    if (!this.#hasKey(session)) return drained('unknown-session', msg.length);
+
+    const cycles = macCycles(msg.length);
+    const tagOk = equalBytes(this.#mac(session, device, counter, msg), tag);
+    if (op === 'check') {
+      return { status: tagOk ? 'ok' : 'bad-tag', tag: zeroTag(), counter, cycles };
+    }
+
+    const recv_cnt = this.#recv_cnt_mem[session]!;
+    let status: KernelStatus = 'ok';
+    if (!tagOk) status = 'bad-tag';
+    else if (counter < recv_cnt) status = 'replayed';
+    else if (counter > recv_cnt) status = 'gap';
+    else if (counter === COUNTER_MAX) status = 'overflow';
+
+    if (status === 'ok') this.#recv_cnt_mem[session] = recv_cnt + 1n;
+    return { status, tag: zeroTag(), counter: recv_cnt, cycles };
+  }
+}
+
+function drained(status: KernelStatus, bytes: number): KernelResult {
+  return { status, tag: zeroTag(), counter: 0n, cycles: drainCycles(bytes) };
+}
+
+function zeroTag(): Uint8Array {
+  return new Uint8Array(TAG_BYTES);
+}
+
+/** Compare in time independent of where the first difference is. */
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
+const U32_MAX = 0xffffffff;
+
+/** Reject what the kernel's command port cannot carry, naming the field and the limit. */
+export function checkRequest(req: KernelRequest): void {
+  const u32 = (name: string, v: number): void => {
+    if (!Number.isInteger(v) || v < 0 || v > U32_MAX) {
+      throw new InputError(`${name} ${v} is not an unsigned 32-bit integer (0..${U32_MAX})`);
+    }
+  };
+  const bytes = (name: string, v: Uint8Array): void => {
+    if (v.length > MAX_INPUT_BYTES) {
+      throw new InputError(
+        `${name} of ${v.length} bytes exceeds the kernel's ${MAX_INPUT_BYTES}-byte limit; split it`,
+      );
+    }
+  };
+
+  switch (req.op) {
+    case 'load-key':
+      u32('session', req.session);
+      bytes('key', req.key);
+      return;
+    case 'set-id':
+      u32('device', req.device);
+      return;
+    case 'lock':
+      return;
+    case 'attest':
+      u32('session', req.session);
+      bytes('message', req.msg);
+      return;
+    case 'verify':
+    case 'check':
+      u32('session', req.session);
+      u32('device', req.device);
+      bytes('message', req.msg);
+      if (req.counter < 0n || req.counter > COUNTER_MAX) {
+        throw new InputError(`counter ${req.counter} is not an unsigned 64-bit integer`);
+      }
+      if (req.tag.length !== TAG_BYTES) {
+        throw new InputError(`tag of ${req.tag.length} bytes must be ${TAG_BYTES} bytes (HMAC-SHA256)`);
+      }
+      return;
+  }
+}

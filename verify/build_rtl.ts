@@ -1,0 +1,104 @@
+/**
+ * Builds the Verilator harness of the kernel into build/rtl/<hash>/, where
+ * the hash covers the RTL sources, the harness and the build flags, so a
+ * change under hw/ triggers a rebuild and an unchanged tree reuses the
+ * binary. Concurrent builds (parallel test files) each build in a private
+ * folder and the first rename wins.
+ */
+
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { TnicError } from '../sim/errors.ts';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const HW_DIR = join(REPO_ROOT, 'hw');
+const HARNESS_CPP = join(REPO_ROOT, 'verify', 'harness', 'tnic_harness.cpp');
+const BUILD_DIR = join(REPO_ROOT, 'build', 'rtl');
+
+export const RTL_SOURCES = ['tnic_sha256_core.v', 'tnic_kernel.v'];
+const RTL_INCLUDES = ['tnic_defs.vh'];
+const VERILATOR_FLAGS = ['--cc', '--exe', '--build', '-j', '2', '-O2', '-Wall', '--top-module', 'tnic_kernel'];
+
+/** Fail with the install command when Verilator is not on PATH. */
+export function verilatorVersion(): string {
+  const probe = spawnSync('verilator', ['--version'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) {
+    throw new TnicError(
+      'verilator-missing',
+      'verilator not found on PATH; install it with `apt-get install -y verilator` ' +
+        '(or run `bash scripts/setup.sh`), or use --backend model',
+    );
+  }
+  return probe.stdout.trim();
+}
+
+function sourceHash(): string {
+  const hash = createHash('sha256');
+  for (const file of [...RTL_SOURCES, ...RTL_INCLUDES]) {
+    hash.update(file).update(readFileSync(join(HW_DIR, file)));
+  }
+  hash.update(readFileSync(HARNESS_CPP));
+  hash.update(VERILATOR_FLAGS.join(' '));
+  return hash.digest('hex').slice(0, 16);
+}
+
+export interface BuildOptions {
+  /** Called with one line when a build starts and when it ends. */
+  log?: (line: string) => void;
+}
+
+/** Return the path of an up-to-date harness binary, building it if needed. */
+export function ensureRtlBuilt(options: BuildOptions = {}): string {
+  const hash = sourceHash();
+  const target = join(BUILD_DIR, hash);
+  const binary = join(target, 'tnic_harness');
+  if (existsSync(binary)) return binary;
+
+  const version = verilatorVersion();
+  const log = options.log ?? (() => {});
+  log(`building the RTL harness with ${version} into ${target}`);
+  const started = Date.now();
+
+  mkdirSync(BUILD_DIR, { recursive: true });
+  const scratch = join(BUILD_DIR, `tmp-${hash}-${process.pid}`);
+  rmSync(scratch, { recursive: true, force: true });
+  const args = [
+    ...VERILATOR_FLAGS,
+    `-I${HW_DIR}`,
+    ...RTL_SOURCES.map((f) => join(HW_DIR, f)),
+    HARNESS_CPP,
+    '-Mdir',
+    scratch,
+    '-o',
+    'tnic_harness',
+  ];
+  const build = spawnSync('verilator', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (build.status !== 0) {
+    const tail = `${build.stdout}\n${build.stderr}`.trim().split('\n').slice(-15).join('\n');
+    throw new TnicError('rtl-build-failed', `verilator build failed:\n${tail}`);
+  }
+
+  try {
+    renameSync(scratch, target);
+  } catch (err) {
+    // Another process finished the same build first; use its binary.
+    if (!existsSync(binary)) throw err;
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  removeStaleBuilds(hash);
+  log(`built the RTL harness in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return binary;
+}
+
+/** Delete harness builds of older sources; in-progress scratch folders stay. */
+function removeStaleBuilds(current: string): void {
+  for (const entry of readdirSync(BUILD_DIR)) {
+    if (entry !== current && /^[0-9a-f]{16}$/.test(entry)) {
+      rmSync(join(BUILD_DIR, entry), { recursive: true, force: true });
+    }
+  }
+}
