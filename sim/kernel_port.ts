@@ -63,5 +63,7 @@ export interface KernelResult {
 export interface AttestationKernel {
   readonly backend: 'model' | 'rtl';
   run(requests: readonly KernelRequest[]): Promise<KernelResult[]>;
+  /** Pulse the reset input: keys, counters, device id and lock are cleared. */
+  reset(): Promise<void>;
   close(): Promise<void>;
 }

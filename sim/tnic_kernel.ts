@@ -58,6 +58,16 @@ export class TnicKernelModel implements AttestationKernel {
     return requests.map((r) => this.step(r));
   }
 
+  async reset(): Promise<void> {
+    this.#key_valid_reg.fill(false);
+    this.#istate_mem.fill(new Uint32Array(8));
+    this.#ostate_mem.fill(new Uint32Array(8));
+    this.#send_cnt_mem.fill(0n);
+    this.#recv_cnt_mem.fill(0n);
+    this.#device_id_reg = 0;
+    this.#locked_reg = false;
+  }
+
   async close(): Promise<void> {}
 
   /** Execute one command, synchronously. */

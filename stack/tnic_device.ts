@@ -47,6 +47,12 @@ export class TnicDevice {
     return result!;
   }
 
+  /** Power-cycle the kernel: keys and counters are gone; the device id is set again. */
+  async reset(): Promise<void> {
+    await this.kernel.reset();
+    expectOk(await this.#one({ op: 'set-id', device: this.deviceId }), `set device id ${this.deviceId}`);
+  }
+
   /** Load the key of `session` (bootstrap only; each session once). */
   async provision(session: number, key: Uint8Array): Promise<void> {
     expectOk(await this.#one({ op: 'load-key', session, key }), `load the key of session ${session}`);

@@ -116,9 +116,18 @@ export class RtlKernel implements AttestationKernel {
    * seeded generator. Results stay equal; cycles grow by the stalls.
    */
   async setStalls(seed: number, percent: number): Promise<void> {
-    const [answer] = this.#send([`S ${seed} ${percent}`]);
-    const line = await answer!;
-    if (!line.startsWith('R ')) throw new TnicError('rtl-harness', line.slice(2));
+    await this.#control(`S ${seed} ${percent}`);
+  }
+
+  async reset(): Promise<void> {
+    await this.#control('Z');
+  }
+
+  /** Send a harness control line that answers "R ..." on success. */
+  async #control(line: string): Promise<void> {
+    const [answer] = this.#send([line]);
+    const reply = await answer!;
+    if (!reply.startsWith('R ')) throw new TnicError('rtl-harness', `'${line}': ${reply.slice(2)}`);
   }
 
   async close(): Promise<void> {

@@ -11,6 +11,7 @@
 //   C <session> <device> <counter> <tag> <msg>  CHECK (tag only)
 //   O <op> <session> <len>                      raw command with <len> zero bytes
 //   S <seed> <stall_percent>                    random input-stream stalls
+//   Z                                           pulse rst_n: keys, counters and id cleared
 // Result: "R <status> <tag hex> <counter> <cycles>", where cycles counts
 // clock edges from the edge that accepts the command to the edge that raises
 // res_valid. A malformed request gets "E <reason>" and changes nothing.
@@ -81,6 +82,11 @@ class Harness {
   public:
     Harness() : top_(new Vtnic_kernel) {
         top_->clk = 0;
+        reset();
+    }
+
+    // Hold rst_n low for 4 edges; the kernel forgets keys, counters and its id.
+    void reset() {
         top_->rst_n = 0;
         idle_inputs();
         for (int i = 0; i < 4; ++i) tick();
@@ -262,7 +268,7 @@ bool parse_request(const std::string& line, Request& req, std::string& error) {
         if (!parse_u32(f[2], len) || len > 65535) return bad("length", f[2]);
         req.data.assign(len, 0);
     } else {
-        error = "unknown request '" + kind + "' (expected K, I, L, A, V, C, O or S)";
+        error = "unknown request '" + kind + "' (expected K, I, L, A, V, C, O, S or Z)";
         return false;
     }
     return true;
@@ -279,7 +285,10 @@ int main(int argc, char** argv) {
     std::string out;
     while (std::getline(std::cin, line)) {
         std::string error;
-        if (!line.empty() && line[0] == 'S') {
+        if (line == "Z") {
+            harness.reset();
+            out += "R 0 - 0 0\n";
+        } else if (!line.empty() && line[0] == 'S') {
             std::istringstream in(line.substr(1));
             std::string seed_text, percent_text;
             in >> seed_text >> percent_text;

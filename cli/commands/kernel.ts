@@ -1,0 +1,134 @@
+/**
+ * `tnic kernel attest|verify`: run JSON-lines transactions through one
+ * kernel backend and print one JSON result per input line.
+ */
+
+import type { Command } from 'commander';
+
+import { InputError, TnicError } from '../../sim/errors.ts';
+import type { AttestationKernel, KernelRequest, KernelResult } from '../../sim/kernel_port.ts';
+import { TnicKernelModel } from '../../sim/tnic_kernel.ts';
+import { RtlKernel } from '../../verify/rtl_bridge.ts';
+import type { Backend } from '../../stack/tnic_device.ts';
+import { FieldReader, readJsonLines } from '../jsonl.ts';
+import { parseBackend, parseIntOption } from '../options.ts';
+
+/** A kernel request and, for the ones that answer an input line, how to print the result. */
+interface Step {
+  request: KernelRequest;
+  print?: (r: KernelResult) => string;
+}
+
+const BATCH = 1000;
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+export async function openKernel(backend: Backend): Promise<AttestationKernel> {
+  return backend === 'rtl' ? RtlKernel.start({ log: (l) => console.error(l) }) : new TnicKernelModel();
+}
+
+/**
+ * Emit a load-key step the first time a session appears; a later line with
+ * another key for that session is an input error (keys are write-once).
+ */
+class KeyLoader {
+  #keys = new Map<number, Uint8Array>();
+
+  load(where: string, session: number, key: Uint8Array, steps: Step[]): void {
+    const known = this.#keys.get(session);
+    if (known === undefined) {
+      this.#keys.set(session, key);
+      steps.push({ request: { op: 'load-key', session, key } });
+    } else if (Buffer.compare(known, key) !== 0) {
+      throw new InputError(
+        `${where}: session ${session} already has a different key; keys are loaded once per session`,
+      );
+    }
+  }
+}
+
+/** Run the steps in batches, printing results in input order as each batch returns. */
+async function runSteps(backend: Backend, steps: Step[]): Promise<void> {
+  const kernel = await openKernel(backend);
+  try {
+    for (let start = 0; start < steps.length; start += BATCH) {
+      const batch = steps.slice(start, start + BATCH);
+      const results = await kernel.run(batch.map((s) => s.request));
+      const lines = batch.flatMap((s, i) => (s.print ? [s.print(results[i]!)] : []));
+      if (lines.length > 0) process.stdout.write(lines.join('\n') + '\n');
+    }
+  } finally {
+    await kernel.close();
+  }
+}
+
+function attestSteps(input: string, device: number): Step[] {
+  const steps: Step[] = [{ request: { op: 'set-id', device } }];
+  const keys = new KeyLoader();
+  for (const { line, record } of readJsonLines(input)) {
+    const where = `${input}:${line}`;
+    const f = new FieldReader(where, record);
+    const session = f.session();
+    const key = f.hex('key');
+    const msg = f.hex('msg');
+    keys.load(where, session, key, steps);
+    steps.push({
+      request: { op: 'attest', session, msg },
+      print: (r) => {
+        if (r.status !== 'ok') throw new TnicError(`kernel-${r.status}`, `${where}: attest failed: ${r.status}`);
+        return JSON.stringify({ session, counter: String(r.counter), alpha: hex(r.tag), cycles: r.cycles });
+      },
+    });
+  }
+  return steps;
+}
+
+function verifySteps(input: string, device: number): Step[] {
+  const steps: Step[] = [{ request: { op: 'set-id', device } }];
+  const keys = new KeyLoader();
+  for (const { line, record } of readJsonLines(input)) {
+    const where = `${input}:${line}`;
+    const f = new FieldReader(where, record);
+    const session = f.session();
+    const key = f.hex('key');
+    const sender = f.u32('device');
+    const counter = f.counter('counter');
+    const msg = f.hex('msg');
+    const tag = f.tag('alpha');
+    keys.load(where, session, key, steps);
+    steps.push({
+      request: { op: 'verify', session, device: sender, counter, tag, msg },
+      print: (r) => JSON.stringify({ accepted: r.status === 'ok', reason: r.status, cycles: r.cycles }),
+    });
+  }
+  return steps;
+}
+
+export function registerKernel(program: Command): void {
+  const kernel = program
+    .command('kernel')
+    .description('run attestation kernel transactions on the model or the Verilator RTL');
+  const deviceOption = parseIntOption('--device', 0, 0xffffffff);
+
+  kernel
+    .command('attest')
+    .description('attest each message; input lines {"session":N,"key":"hex","msg":"hex"}')
+    .requiredOption('--input <file>', 'JSON-lines file of messages')
+    .option('--backend <name>', 'kernel backend: model or rtl', parseBackend, 'model' as Backend)
+    .option('--device <id>', 'device id written into every header', deviceOption, 0)
+    .action(async (opts: { input: string; backend: Backend; device: number }) => {
+      await runSteps(opts.backend, attestSteps(opts.input, opts.device));
+    });
+
+  kernel
+    .command('verify')
+    .description(
+      'verify each attested message; input lines ' +
+        '{"session":N,"key":"hex","device":D,"counter":"decimal","msg":"hex","alpha":"hex"}',
+    )
+    .requiredOption('--input <file>', 'JSON-lines file of attested messages')
+    .option('--backend <name>', 'kernel backend: model or rtl', parseBackend, 'model' as Backend)
+    .option('--device <id>', "the verifying device's own id", deviceOption, 0)
+    .action(async (opts: { input: string; backend: Backend; device: number }) => {
+      await runSteps(opts.backend, verifySteps(opts.input, opts.device));
+    });
+}

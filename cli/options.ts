@@ -1,0 +1,20 @@
+/** Parsers for CLI option values: each rejects with the value and the accepted range. */
+
+import { InputError } from '../sim/errors.ts';
+import { BACKENDS, type Backend } from '../stack/tnic_device.ts';
+
+export function parseBackend(value: string): Backend {
+  if ((BACKENDS as readonly string[]).includes(value)) return value as Backend;
+  throw new InputError(`unknown backend '${value}'; use one of: ${BACKENDS.join(', ')}`);
+}
+
+/** An integer option within [min, max]. */
+export function parseIntOption(name: string, min: number, max: number): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InputError(`${name} '${value}' is not an integer in ${min}..${max}`);
+    }
+    return n;
+  };
+}
