@@ -5,7 +5,7 @@ import { BACKENDS, type Backend } from '../stack/tnic_device.ts';
 
 export function parseBackend(value: string): Backend {
   if ((BACKENDS as readonly string[]).includes(value)) return value as Backend;
-  throw new InputError(`unknown backend '${value}'; use one of: ${BACKENDS.join(', ')}`);
+  throw new InputError(`--backend '${value}' is not a known backend; use one of: ${BACKENDS.join(', ')}`);
 }
 
 /** An integer option within [min, max]. */

@@ -11,6 +11,7 @@ import { TnicError } from '../sim/errors.ts';
 import { registerCosim } from './commands/cosim.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerKernel } from './commands/kernel.ts';
+import { registerRun } from './commands/run.ts';
 
 const program = new Command();
 program
@@ -21,6 +22,7 @@ program
 registerDemo(program);
 registerKernel(program);
 registerCosim(program);
+registerRun(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,9 +1,11 @@
 /**
- * Latency of the attestation kernel in clock cycles, from the edge that
- * accepts a command to the edge that raises res_valid, with the input
- * stream never stalling. Mirrors the FSM of hw/tnic_kernel.v: every SHA-256
- * block costs 65 cycles (one load edge and 64 rounds), a HMAC adds one outer
- * block, and the result register costs one more edge.
+ * Latency of an isolated command on the attestation kernel in clock cycles,
+ * from the edge that accepts the command to the edge that raises res_valid,
+ * with the input stream never stalling and every earlier result taken.
+ * Follows hw/tnic_kernel.v and its engines: a SHA-256 block costs 65 cycles
+ * (one load edge and 64 rounds), and a HMAC adds one outer block.
+ * The cycle model (sim/cycle/) reproduces these numbers edge by edge; the
+ * transaction-level reference model uses the formulas directly.
  */
 
 export const BLOCK_CYCLES = 65;
@@ -18,18 +20,35 @@ export function inputWords(bytes: number): number {
   return Math.ceil(bytes / 4);
 }
 
-/** ATTEST, VERIFY and CHECK of a known session: inner blocks over header || msg, one outer. */
+/**
+ * ATTEST, VERIFY and CHECK of a known session: the engine starts at the
+ * accepting edge, hashes the inner blocks over header || msg and one outer
+ * block, is done one edge later, and retires one edge after that.
+ */
 export function macCycles(msgBytes: number): number {
   return BLOCK_CYCLES * (sha256Blocks(16 + msgBytes) + 1) + 1;
 }
 
-/** LOAD_KEY: read a short key (or hash a long one), then the ipad and opad blocks. */
+/**
+ * LOAD_KEY: one edge to leave the serial wait, the key unit (read a short
+ * key, or hash a long one, then the ipad and opad blocks), one result edge.
+ */
 export function loadKeyCycles(keyBytes: number): number {
-  if (keyBytes <= 64) return inputWords(keyBytes) + 2 * BLOCK_CYCLES + 2;
-  return BLOCK_CYCLES * (sha256Blocks(keyBytes) + 2) + 1;
+  if (keyBytes <= 64) return inputWords(keyBytes) + 2 * BLOCK_CYCLES + 4;
+  return BLOCK_CYCLES * (sha256Blocks(keyBytes) + 2) + 3;
 }
 
-/** A rejected command, SET_ID or LOCK: drain the input words, then the result. */
-export function drainCycles(bytes: number): number {
-  return inputWords(bytes) + 1;
+/** SET_ID, LOCK or a rejected LOAD_KEY: one edge to leave the serial wait, the input words, the result. */
+export function serialCycles(bytes: number): number {
+  return inputWords(bytes) + 2;
+}
+
+/**
+ * ATTEST, VERIFY or CHECK rejected at dispatch (unknown session, counter
+ * overflow): a bypassed engine discards the words through its buffer, one
+ * edge to write, one to read ahead, one to discard, then done and retire.
+ */
+export function bypassCycles(bytes: number): number {
+  const words = inputWords(bytes);
+  return words === 0 ? 2 : words + 4;
 }

@@ -61,7 +61,8 @@ export interface KernelResult {
 
 /** A kernel backend: requests run in order, one result per request. */
 export interface AttestationKernel {
-  readonly backend: 'model' | 'rtl';
+  /** model: cycle model; rtl: Verilator; reference: transaction-level model; icarus: cocotb. */
+  readonly backend: 'model' | 'rtl' | 'reference' | 'icarus';
   run(requests: readonly KernelRequest[]): Promise<KernelResult[]>;
   /** Pulse the reset input: keys, counters, device id and lock are cleared. */
   reset(): Promise<void>;

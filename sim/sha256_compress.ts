@@ -5,7 +5,8 @@
  * that tests can check the model against an independent implementation.
  */
 
-const K = new Uint32Array([
+/** Round constants K[0..63] (FIPS 180-4, section 4.2.2). */
+export const SHA256_K = new Uint32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
   0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
   0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -45,7 +46,7 @@ export function sha256Compress(state: Uint32Array, block: Uint32Array): Uint32Ar
   for (let t = 0; t < 64; t++) {
     const bigS1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
     const ch = (e & f) ^ (~e & g);
-    const t1 = (h + bigS1 + ch + K[t]! + w[t]!) | 0;
+    const t1 = (h + bigS1 + ch + SHA256_K[t]! + w[t]!) | 0;
     const bigS0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
     const maj = (a & b) ^ (a & c) ^ (b & c);
     const t2 = (bigS0 + maj) | 0;

@@ -1,7 +1,9 @@
 /**
- * Transaction-level model of hw/tnic_kernel.v: the same operations, results
- * and latency in cycles (sim/kernel_latency.ts). State fields carry the RTL
- * register names so the two can be read side by side.
+ * Transaction-level reference model of hw/tnic_kernel.v: the same
+ * operations and results, and the latency of isolated commands from the
+ * formulas in sim/kernel_latency.ts. The cycle model in sim/cycle/ is the
+ * signal-for-signal mirror; this one is short enough to check by reading.
+ * State fields carry the RTL register names.
  *
  * The model keeps only the HMAC inner and outer states of each key, never
  * the key itself, and exposes neither: the fields are private.
@@ -18,7 +20,7 @@ import {
   type KernelResult,
   type KernelStatus,
 } from './kernel_port.ts';
-import { drainCycles, loadKeyCycles, macCycles } from './kernel_latency.ts';
+import { bypassCycles, loadKeyCycles, macCycles, serialCycles } from './kernel_latency.ts';
 import { SHA256_IV, bytesToWords, sha256Compress, sha256From, wordsToBytes } from './sha256_compress.ts';
 
 const HEADER_BYTES = 16;
@@ -34,7 +36,7 @@ export function encodeHeader(session: number, device: number, counter: bigint): 
 }
 
 export class TnicKernelModel implements AttestationKernel {
-  readonly backend = 'model';
+  readonly backend = 'reference';
 
   // Keystore: HMAC states per session, derived once at LOAD_KEY.
   #key_valid_reg = new Array<boolean>(N_SESSIONS).fill(false);
@@ -77,12 +79,12 @@ export class TnicKernelModel implements AttestationKernel {
       case 'load-key':
         return this.#loadKey(req.session, req.key);
       case 'set-id':
-        if (this.#locked_reg) return drained('rejected', 0);
+        if (this.#locked_reg) return serial('rejected', 0);
         this.#device_id_reg = req.device;
-        return drained('ok', 0);
+        return serial('ok', 0);
       case 'lock':
         this.#locked_reg = true;
-        return drained('ok', 0);
+        return serial('ok', 0);
       case 'attest':
         return this.#attest(req.session, req.msg);
       case 'verify':
@@ -97,7 +99,7 @@ export class TnicKernelModel implements AttestationKernel {
 
   #loadKey(session: number, key: Uint8Array): KernelResult {
     if (this.#locked_reg || session >= N_SESSIONS || this.#key_valid_reg[session]) {
-      return drained('rejected', key.length);
+      return serial('rejected', key.length);
     }
 
     // K0: the key, or SHA-256(key) when longer than the 64-byte block, zero-padded.
@@ -121,13 +123,11 @@ export class TnicKernelModel implements AttestationKernel {
   }
 
   #attest(session: number, msg: Uint8Array): KernelResult {
-    if (!this.#hasKey(session)) return drained('unknown-session', msg.length);
+    if (!this.#hasKey(session)) return bypassed('unknown-session', msg.length, 0n);
 
     const cycles = macCycles(msg.length);
     const send_cnt = this.#send_cnt_mem[session]!;
-    if (send_cnt === COUNTER_MAX) {
-      return { status: 'overflow', tag: zeroTag(), counter: send_cnt, cycles };
-    }
+    if (send_cnt === COUNTER_MAX) return bypassed('overflow', msg.length, send_cnt);
     const tag = this.#mac(session, this.#device_id_reg, send_cnt, msg);
     this.#send_cnt_mem[session] = send_cnt + 1n;
     return { status: 'ok', tag, counter: send_cnt, cycles };
@@ -141,7 +141,7 @@ export class TnicKernelModel implements AttestationKernel {
     tag: Uint8Array,
     msg: Uint8Array,
   ): KernelResult {
-    if (!this.#hasKey(session)) return drained('unknown-session', msg.length);
+    if (!this.#hasKey(session)) return bypassed('unknown-session', msg.length, 0n);
 
     const cycles = macCycles(msg.length);
     const tagOk = equalBytes(this.#mac(session, device, counter, msg), tag);
@@ -161,8 +161,14 @@ export class TnicKernelModel implements AttestationKernel {
   }
 }
 
-function drained(status: KernelStatus, bytes: number): KernelResult {
-  return { status, tag: zeroTag(), counter: 0n, cycles: drainCycles(bytes) };
+/** Result of SET_ID, LOCK or a rejected LOAD_KEY. */
+function serial(status: KernelStatus, bytes: number): KernelResult {
+  return { status, tag: zeroTag(), counter: 0n, cycles: serialCycles(bytes) };
+}
+
+/** Result of a MAC command rejected at dispatch. */
+function bypassed(status: KernelStatus, bytes: number, counter: bigint): KernelResult {
+  return { status, tag: zeroTag(), counter, cycles: bypassCycles(bytes) };
 }
 
 function zeroTag(): Uint8Array {

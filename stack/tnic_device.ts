@@ -7,12 +7,10 @@
 
 import { TnicError } from '../sim/errors.ts';
 import type { AttestationKernel, KernelResult, KernelStatus } from '../sim/kernel_port.ts';
-import { TnicKernelModel } from '../sim/tnic_kernel.ts';
-import { RtlKernel } from '../verify/rtl_bridge.ts';
+import { openKernel, type Backend } from './kernel_backend.ts';
 import { decodeAttested, encodeAttested, type AttestedMessage } from './attested_message.ts';
 
-export type Backend = 'model' | 'rtl';
-export const BACKENDS: readonly Backend[] = ['model', 'rtl'];
+export { BACKENDS, type Backend } from './kernel_backend.ts';
 
 /** Outcome of a verification; `reason` is the kernel status ("ok" when accepted). */
 export interface Verdict {
@@ -27,19 +25,16 @@ export interface Verdict {
 export class TnicDevice {
   private constructor(
     readonly deviceId: number,
+    readonly backend: Backend,
     readonly kernel: AttestationKernel,
   ) {}
 
   /** Start a backend and set its device id; load keys with provision() before locking. */
   static async open(backend: Backend, deviceId: number): Promise<TnicDevice> {
-    const kernel = backend === 'rtl' ? await RtlKernel.start() : new TnicKernelModel();
-    const device = new TnicDevice(deviceId, kernel);
+    const kernel = await openKernel(backend);
+    const device = new TnicDevice(deviceId, backend, kernel);
     expectOk(await device.#one({ op: 'set-id', device: deviceId }), `set device id ${deviceId}`);
     return device;
-  }
-
-  get backend(): Backend {
-    return this.kernel.backend;
   }
 
   async #one(req: Parameters<AttestationKernel['run']>[0][number]): Promise<KernelResult> {

@@ -2,12 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { KernelRequest, KernelResult } from '../sim/kernel_port.ts';
 import { testSeed } from './seed.ts';
+import { CycleKernel } from '../sim/cycle/kernel_driver.ts';
 import { TnicKernelModel } from '../sim/tnic_kernel.ts';
 import { cosimulate, formatMismatch, generateTransactions } from '../verify/cosim.ts';
 import { RtlKernel } from '../verify/rtl_bridge.ts';
 
 /** A model whose result `index` has one tag bit flipped: the co-simulation must notice. */
-class CorruptedModel extends TnicKernelModel {
+class CorruptedModel extends CycleKernel {
   constructor(private readonly index: number) {
     super();
   }
@@ -32,16 +33,17 @@ describe('random co-simulation', () => {
 
   it('model and RTL agree on 3000 random transactions', async () => {
     const seed = testSeed(expect.getState().currentTestName ?? 'cosim');
-    const report = await cosimulate(new TnicKernelModel(), rtl, { seed, count: 3000 });
+    const report = await cosimulate(new CycleKernel(), rtl, { seed, count: 3000 });
     expect(report.mismatch && formatMismatch(report.mismatch, seed), `seed ${seed}`).toBeUndefined();
     expect(report.transactions).toBeGreaterThan(3000);
   });
 
-  it('agree with random input stalls, results only', async () => {
+  it('agree cycle for cycle with random input stalls', async () => {
     const seed = testSeed(expect.getState().currentTestName ?? 'cosim');
-    await rtl.setStalls(seed, 30);
+    const model = new CycleKernel();
+    await Promise.all([model.setStalls(seed, 30), rtl.setStalls(seed, 30)]);
     try {
-      const report = await cosimulate(new TnicKernelModel(), rtl, { seed, count: 500, compareCycles: false });
+      const report = await cosimulate(model, rtl, { seed, count: 500 });
       expect(report.mismatch && formatMismatch(report.mismatch, seed), `seed ${seed}`).toBeUndefined();
     } finally {
       await rtl.setStalls(1, 0);
@@ -54,6 +56,12 @@ describe('random co-simulation', () => {
     expect(report.mismatch?.index).toBe(100);
     expect(report.mismatch?.field).toBe('tag');
     expect(formatMismatch(report.mismatch!, seed)).toContain('--seed 7');
+  });
+
+  it('reference model matches the cycle model and its formulas', async () => {
+    const seed = testSeed(expect.getState().currentTestName ?? 'cosim');
+    const report = await cosimulate(new TnicKernelModel(), new CycleKernel(), { seed, count: 1500 });
+    expect(report.mismatch && formatMismatch(report.mismatch, seed), `seed ${seed}`).toBeUndefined();
   });
 
   it('generates the same stream from the same seed', () => {

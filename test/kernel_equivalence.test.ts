@@ -6,7 +6,8 @@ import { Prng } from '../sim/prng.ts';
 import { testSeed } from './seed.ts';
 import { macCycles } from '../sim/kernel_latency.ts';
 import type { KernelRequest } from '../sim/kernel_port.ts';
-import { TnicKernelModel, encodeHeader } from '../sim/tnic_kernel.ts';
+import { CycleKernel } from '../sim/cycle/kernel_driver.ts';
+import { encodeHeader } from '../sim/tnic_kernel.ts';
 import { RtlKernel } from '../verify/rtl_bridge.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -18,7 +19,7 @@ function referenceAlpha(key: Uint8Array, session: number, device: number, counte
 
 describe('model and RTL against node:crypto', () => {
   let rtl: RtlKernel;
-  const model = new TnicKernelModel();
+  const model = new CycleKernel();
   beforeAll(async () => {
     rtl = await RtlKernel.start();
   });

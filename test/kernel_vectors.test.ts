@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { AttestationKernel } from '../sim/kernel_port.ts';
-import { TnicKernelModel } from '../sim/tnic_kernel.ts';
-import { RtlKernel } from '../verify/rtl_bridge.ts';
+import { openKernel } from '../stack/kernel_backend.ts';
 import { loadVectors, runVectors } from '../verify/vectors.ts';
 
 describe.each(['model', 'rtl'] as const)('HMAC vectors on the %s kernel', (backend) => {
   let kernel: AttestationKernel;
   beforeAll(async () => {
-    kernel = backend === 'rtl' ? await RtlKernel.start() : new TnicKernelModel();
+    kernel = await openKernel(backend);
   });
   afterAll(async () => {
     await kernel.close();

@@ -19,7 +19,7 @@ const HW_DIR = join(REPO_ROOT, 'hw');
 const HARNESS_CPP = join(REPO_ROOT, 'verify', 'harness', 'tnic_harness.cpp');
 const BUILD_DIR = join(REPO_ROOT, 'build', 'rtl');
 
-export const RTL_SOURCES = ['tnic_sha256_core.v', 'tnic_kernel.v'];
+export const RTL_SOURCES = ['tnic_sha256_core.v', 'tnic_engine.v', 'tnic_key_unit.v', 'tnic_kernel.v'];
 const RTL_INCLUDES = ['tnic_defs.vh'];
 const VERILATOR_FLAGS = ['--cc', '--exe', '--build', '-j', '2', '-O2', '-Wall', '--top-module', 'tnic_kernel'];
 

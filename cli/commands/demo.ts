@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 
 import { TnicError } from '../../sim/errors.ts';
 import type { AttestationKernel } from '../../sim/kernel_port.ts';
-import { TnicKernelModel } from '../../sim/tnic_kernel.ts';
+import { CycleKernel } from '../../sim/cycle/kernel_driver.ts';
 import { cosimulate, formatMismatch } from '../../verify/cosim.ts';
 import { RtlKernel } from '../../verify/rtl_bridge.ts';
 import { runVectors } from '../../verify/vectors.ts';
@@ -48,7 +48,7 @@ export function registerDemo(program: Command): void {
       const started = Date.now();
       console.log('TNIC demo: attestation kernel, TypeScript model against Verilator RTL');
       const rtl = await RtlKernel.start({ log: (l) => console.log(`  ${l}`) });
-      const model = new TnicKernelModel();
+      const model = new CycleKernel();
       let problems = 0;
       try {
         console.log('\nHMAC-SHA256 vectors (RFC 4231 and Wycheproof) as attestations:');

@@ -7,9 +7,7 @@ import type { Command } from 'commander';
 
 import { InputError, TnicError } from '../../sim/errors.ts';
 import type { AttestationKernel, KernelRequest, KernelResult } from '../../sim/kernel_port.ts';
-import { TnicKernelModel } from '../../sim/tnic_kernel.ts';
-import { RtlKernel } from '../../verify/rtl_bridge.ts';
-import type { Backend } from '../../stack/tnic_device.ts';
+import { openKernel, type Backend } from '../../stack/kernel_backend.ts';
 import { FieldReader, readJsonLines } from '../jsonl.ts';
 import { parseBackend, parseIntOption } from '../options.ts';
 
@@ -21,10 +19,6 @@ interface Step {
 
 const BATCH = 1000;
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-
-export async function openKernel(backend: Backend): Promise<AttestationKernel> {
-  return backend === 'rtl' ? RtlKernel.start({ log: (l) => console.error(l) }) : new TnicKernelModel();
-}
 
 /**
  * Emit a load-key step the first time a session appears; a later line with
@@ -48,7 +42,7 @@ class KeyLoader {
 
 /** Run the steps in batches, printing results in input order as each batch returns. */
 async function runSteps(backend: Backend, steps: Step[]): Promise<void> {
-  const kernel = await openKernel(backend);
+  const kernel: AttestationKernel = await openKernel(backend, { log: (l) => console.error(l) });
   try {
     for (let start = 0; start < steps.length; start += BATCH) {
       const batch = steps.slice(start, start + BATCH);

@@ -1,0 +1,121 @@
+/**
+ * Cycle model of hw/tnic_sha256_core.v: one SHA-256 round per clock, 65
+ * cycles per block (a load edge and 64 rounds). Register names follow the
+ * RTL; 256-bit values are 8 words, H0 first.
+ */
+
+import { SHA256_K } from '../sha256_compress.ts';
+
+export const CORE_IDLE = 0;
+export const CORE_ROUND = 1;
+export const CORE_DONE = 2;
+
+const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n));
+
+export class TnicSha256Core {
+  core_state_reg = CORE_IDLE;
+  t_reg = 0;
+  h_reg: Uint32Array = new Uint32Array(8);
+  a_reg = 0;
+  b_reg = 0;
+  c_reg = 0;
+  d_reg = 0;
+  e_reg = 0;
+  f_reg = 0;
+  g_reg = 0;
+  hh_reg = 0;
+  /** W[t-16] at index 0 ... W[t-1] at index 15. */
+  w_window_reg: Uint32Array = new Uint32Array(16);
+
+  // Outputs: functions of the registers only.
+  get w_ready(): boolean {
+    return this.core_state_reg === CORE_ROUND && this.t_reg < 16;
+  }
+  get round(): number {
+    return this.t_reg;
+  }
+  get idle(): boolean {
+    return this.core_state_reg === CORE_IDLE;
+  }
+  get digest_valid(): boolean {
+    return this.core_state_reg === CORE_DONE;
+  }
+  get digest(): Uint32Array {
+    return this.h_reg;
+  }
+
+  reset(): void {
+    this.core_state_reg = CORE_IDLE;
+    this.t_reg = 0;
+    this.h_reg = new Uint32Array(8);
+    this.a_reg = this.b_reg = this.c_reg = this.d_reg = 0;
+    this.e_reg = this.f_reg = this.g_reg = this.hh_reg = 0;
+    this.w_window_reg = new Uint32Array(16);
+  }
+
+  /** Clock edge. `stateIn` is read only when a block starts. */
+  tick(start: boolean, stateIn: Uint32Array, wValid: boolean, wData: number): void {
+    const canStart = this.core_state_reg === CORE_IDLE || this.core_state_reg === CORE_DONE;
+    if (start && canStart) {
+      this.core_state_reg = CORE_ROUND;
+      this.t_reg = 0;
+      this.h_reg = stateIn.slice();
+      [this.a_reg, this.b_reg, this.c_reg, this.d_reg] = [stateIn[0]!, stateIn[1]!, stateIn[2]!, stateIn[3]!];
+      [this.e_reg, this.f_reg, this.g_reg, this.hh_reg] = [stateIn[4]!, stateIn[5]!, stateIn[6]!, stateIn[7]!];
+      return;
+    }
+
+    const fromInput = this.t_reg < 16;
+    if (this.core_state_reg === CORE_ROUND && (!fromInput || wValid)) {
+      this.#round(fromInput ? wData >>> 0 : this.#expand());
+      return;
+    }
+    if (this.core_state_reg === CORE_DONE) this.core_state_reg = CORE_IDLE;
+  }
+
+  #expand(): number {
+    const w = this.w_window_reg;
+    const w15 = w[1]!;
+    const w2 = w[14]!;
+    const s0 = rotr(w15, 7) ^ rotr(w15, 18) ^ (w15 >>> 3);
+    const s1 = rotr(w2, 17) ^ rotr(w2, 19) ^ (w2 >>> 10);
+    return (s1 + w[9]! + s0 + w[0]!) >>> 0;
+  }
+
+  #round(w: number): void {
+    const { a_reg: a, b_reg: b, c_reg: c, d_reg: d, e_reg: e, f_reg: f, g_reg: g, hh_reg: h } = this;
+    const bigS1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
+    const ch = (e & f) ^ (~e & g);
+    const t1 = (h + bigS1 + ch + SHA256_K[this.t_reg]! + w) | 0;
+    const bigS0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
+    const maj = (a & b) ^ (a & c) ^ (b & c);
+    const aNext = (t1 + ((bigS0 + maj) | 0)) >>> 0;
+    const eNext = (d + t1) >>> 0;
+
+    if (this.t_reg === 63) {
+      const hv = this.h_reg;
+      const out = new Uint32Array(8);
+      out[0] = hv[0]! + aNext;
+      out[1] = hv[1]! + a;
+      out[2] = hv[2]! + b;
+      out[3] = hv[3]! + c;
+      out[4] = hv[4]! + eNext;
+      out[5] = hv[5]! + e;
+      out[6] = hv[6]! + f;
+      out[7] = hv[7]! + g;
+      this.h_reg = out;
+      this.core_state_reg = CORE_DONE;
+    }
+    this.a_reg = aNext;
+    this.b_reg = a;
+    this.c_reg = b;
+    this.d_reg = c;
+    this.e_reg = eNext;
+    this.f_reg = e;
+    this.g_reg = f;
+    this.hh_reg = g;
+    this.w_window_reg.copyWithin(0, 1);
+    this.w_window_reg[15] = w;
+    this.t_reg = (this.t_reg + 1) & 63;
+  }
+}
