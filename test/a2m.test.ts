@@ -269,7 +269,7 @@ describe('tnic run a2m', () => {
     { args: ['--entries', '-5'], message: /--entries '-5' is not an integer in 1\.\./ },
     { args: ['--entries', '2.5'], message: /--entries '2\.5' is not an integer/ },
     { args: ['--entries', 'many'], message: /--entries 'many' is not an integer/ },
-    { args: ['--backend', 'fpga'], message: /unknown backend 'fpga'; use one of: model, rtl/ },
+    { args: ['--backend', 'fpga'], message: /--backend 'fpga' is not a known backend; use one of: model, rtl/ },
   ])('rejects $args', async ({ args, message }) => {
     const run = cli().parseAsync(['run', 'a2m', ...args], { from: 'user' });
     await expect(run, 'error type').rejects.toBeInstanceOf(InputError);
