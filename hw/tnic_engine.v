@@ -38,7 +38,10 @@ module tnic_engine #(
     output wire             idle,
     output wire             done,
     output wire [255:0]     tag,
-    input  wire             release_engine
+    input  wire             release_engine,
+
+    // observation for lockstep co-simulation: {state word, wr_count, rd_count}
+    output wire [95:0]      obs
 );
 
     localparam [1:0] ENG_IDLE   = 2'd0;
@@ -247,8 +250,11 @@ module tnic_engine #(
     assign done = (eng_state_reg == ENG_DONE);
     assign tag  = tag_reg;
 
-    // core_idle is implied by the engine state; kept on the port list of the core for other users.
-    wire unused_core_idle = core_idle;
+    // Core state as the core encodes it: 0 idle, 1 rounds, 2 done.
+    wire [1:0] core_state = core_idle ? 2'd0 : core_digest_valid ? 2'd2 : 2'd1;
+    wire [19:0] blk20 = {{(22-LEN_W){1'b0}}, blk_reg};
+    assign obs = {eng_state_reg, bypass_reg, pref_valid_reg, core_state, core_round, blk20,
+                  {(31-WCNT_W){1'b0}}, wr_count_reg, {(31-WCNT_W){1'b0}}, rd_count_reg};
 
 endmodule
 

@@ -58,7 +58,12 @@ module tnic_kernel #(
 
     // status
     output wire [31:0]      device_id,
-    output wire             locked
+    output wire             locked,
+
+    // observation for lockstep co-simulation, compared with the cycle model:
+    // front end {state word, fe_words_left}, then 3 words per engine
+    output wire [63:0]            obs_frontend,
+    output wire [96*N_ENGINES-1:0] obs_engines
 );
 
     `include "tnic_defs.vh"
@@ -187,7 +192,8 @@ module tnic_kernel #(
                 .idle           (eng_idle[g]),
                 .done           (eng_done[g]),
                 .tag            (eng_tag[g]),
-                .release_engine (eng_release[g])
+                .release_engine (eng_release[g]),
+                .obs            (obs_engines[96*g +: 96])
             );
         end
     endgenerate
@@ -281,6 +287,7 @@ module tnic_kernel #(
     wire         ku_done;
     wire [255:0] ku_istate;
     wire [255:0] ku_ostate;
+    wire [3:0]   ku_obs;
 
     tnic_key_unit #(.LEN_W(LEN_W)) u_key_unit (
         .clk       (clk),
@@ -292,7 +299,8 @@ module tnic_kernel #(
         .in_ready  (ku_in_ready),
         .done      (ku_done),
         .istate    (ku_istate),
-        .ostate    (ku_ostate)
+        .ostate    (ku_ostate),
+        .obs       (ku_obs)
     );
 
     wire             ser_sess_ok = (ser_session_reg < N_SESSIONS);
@@ -457,6 +465,14 @@ module tnic_kernel #(
     assign res_counter = res_counter_reg;
     assign device_id   = device_id_reg;
     assign locked      = locked_reg;
+
+    // {fe_state 3, ku_state 2, ku_pass 2, ord_count 7, ord_head 6, ord_tail 6, fe_engine 6}
+    assign obs_frontend = {fe_state_reg, ku_obs,
+                           {(6-ENG_W){1'b0}}, ord_count_reg,
+                           {(6-ENG_W){1'b0}}, ord_head_reg,
+                           {(6-ENG_W){1'b0}}, ord_tail_reg,
+                           {(6-ENG_W){1'b0}}, fe_engine_reg,
+                           {(32-LEN_W){1'b0}}, fe_words_left_reg};
 
 endmodule
 

@@ -28,7 +28,10 @@ module tnic_key_unit #(
 
     output wire             done,           // held until the next start
     output wire [255:0]     istate,
-    output wire [255:0]     ostate
+    output wire [255:0]     ostate,
+
+    // observation for lockstep co-simulation: {ku_state, pass}
+    output wire [3:0]       obs
 );
 
     localparam [255:0] SHA256_IV = {
@@ -218,6 +221,7 @@ module tnic_key_unit #(
     assign done     = (ku_state_reg == KU_DONE);
     assign istate   = istate_reg;
     assign ostate   = ostate_reg;
+    assign obs      = {ku_state_reg, pass_reg};
 
 endmodule
 

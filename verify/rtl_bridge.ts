@@ -17,10 +17,12 @@ import {
   type KernelResult,
 } from '../sim/kernel_port.ts';
 import { checkRequest } from '../sim/tnic_kernel.ts';
+import type { PipeOptions, PipeRun } from '../sim/cycle/kernel_driver.ts';
 import { ensureRtlBuilt, type BuildOptions } from './build_rtl.ts';
 
+/** A reader of harness output lines; `take` returns true when it has read its last line. */
 interface Pending {
-  resolve: (line: string) => void;
+  take: (line: string) => boolean;
   reject: (err: Error) => void;
 }
 
@@ -66,7 +68,10 @@ export class RtlKernel implements AttestationKernel {
   private constructor(binary: string) {
     this.#child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'pipe'] });
     const lines = createInterface({ input: this.#child.stdout });
-    lines.on('line', (line) => this.#pending.shift()?.resolve(line));
+    lines.on('line', (line) => {
+      const reader = this.#pending[0];
+      if (reader?.take(line)) this.#pending.shift();
+    });
 
     let stderr = '';
     this.#child.stderr.on('data', (chunk: Buffer) => {
@@ -94,7 +99,16 @@ export class RtlKernel implements AttestationKernel {
   #send(lines: string[]): Promise<string>[] {
     if (this.#exitError) throw this.#exitError;
     const answers = lines.map(
-      () => new Promise<string>((resolve, reject) => this.#pending.push({ resolve, reject })),
+      () =>
+        new Promise<string>((resolve, reject) =>
+          this.#pending.push({
+            take: (line) => {
+              resolve(line);
+              return true;
+            },
+            reject,
+          }),
+        ),
     );
     this.#child.stdin.write(lines.join('\n') + '\n');
     return answers;
@@ -109,6 +123,47 @@ export class RtlKernel implements AttestationKernel {
       }
       return parseResult(line);
     });
+  }
+
+  /**
+   * Run a pipelined batch (see Harness::run_pipelined); mirrors
+   * CycleKernel.runPipelined in the cycle model.
+   */
+  async runPipelined(requests: readonly KernelRequest[], opt: PipeOptions): Promise<PipeRun> {
+    requests.forEach(checkRequest);
+    if (this.#exitError) throw this.#exitError;
+    const lines: string[] = [];
+    const done = new Promise<string[]>((resolve, reject) => {
+      this.#pending.push({
+        take: (line) => {
+          lines.push(line);
+          const last = line.startsWith('D ') || line.startsWith('E ');
+          if (last) resolve(lines);
+          return last;
+        },
+        reject,
+      });
+    });
+    const head = `P ${opt.seed} ${opt.cmdStall} ${opt.inStall} ${opt.resStall} ${opt.trace}`;
+    this.#child.stdin.write([head, ...requests.map(requestLine), 'G'].join('\n') + '\n');
+
+    const out = await done;
+    const last = out[out.length - 1]!;
+    if (last.startsWith('E ')) throw new TnicError('rtl-harness', `pipelined batch rejected: ${last.slice(2)}`);
+    const run: PipeRun = { results: [], edges: 0, hash: 0, cycles: [], finished: true };
+    for (const line of out) {
+      if (line.startsWith('C ')) {
+        run.cycles.push(line.split(' ').slice(2).map((w) => parseInt(w, 16)));
+      } else if (line.startsWith('R ')) {
+        const acceptEdge = Number(line.split(' ')[5]);
+        run.results.push({ ...parseResult(line), acceptEdge });
+      } else if (line.startsWith('D ')) {
+        const [, edges, hash] = line.split(' ');
+        run.edges = Number(edges);
+        run.hash = parseInt(hash!, 16);
+      }
+    }
+    return run;
   }
 
   /**

@@ -18,31 +18,52 @@ import {
   type KernelResult,
 } from '../kernel_port.ts';
 import { checkRequest } from '../tnic_kernel.ts';
+import { FNV_OFFSET, foldWords, observe } from './observation.ts';
 import { TnicKernelCycle, type KernelInputs, type KernelParams, DEFAULT_PARAMS } from './tnic_kernel.ts';
 
 const MAX_CYCLES_PER_OP = 50_000_000;
 const MASK64 = (1n << 64n) - 1n;
 
-/** xorshift64, the generator of the harness's input stalls. */
-export class StallGenerator {
+/** xorshift64, the generator of the harness's stalls; seed 0 counts as 1. */
+export class XorShift64 {
   #state = 1n;
-  #percent = 0;
 
-  set(seed: number | bigint, percent: number): void {
+  seed(seed: number | bigint): void {
     this.#state = BigInt(seed) === 0n ? 1n : BigInt(seed) & MASK64;
-    this.#percent = percent;
   }
 
-  /** True when the input stream idles this cycle. */
-  stall(): boolean {
-    if (this.#percent === 0) return false;
+  /** True in about `percent` of calls; draws nothing for 0, like the harness. */
+  draw(percent: number): boolean {
+    if (percent === 0) return false;
     let x = this.#state;
     x ^= (x << 13n) & MASK64;
     x ^= x >> 7n;
     x ^= (x << 17n) & MASK64;
     this.#state = x;
-    return Number(x % 100n) < this.#percent;
+    return Number(x % 100n) < percent;
   }
+}
+
+/** Options of a pipelined batch: stalls per channel in percent of cycles. */
+export interface PipeOptions {
+  seed: number;
+  cmdStall: number;
+  inStall: number;
+  resStall: number;
+  /** 0: nothing, 1: observation hash, 2: hash and every observed word of every cycle. */
+  trace: 0 | 1 | 2;
+  /** Stop after this many edges with `finished` false (a run that must not outlast another). */
+  maxEdges?: number;
+}
+
+export interface PipeRun {
+  results: (KernelResult & { acceptEdge: number })[];
+  edges: number;
+  hash: number;
+  /** trace 2: observed words per cycle. */
+  cycles: number[][];
+  /** False when maxEdges stopped the run before every result was taken. */
+  finished: boolean;
 }
 
 /** Big-endian words of `bytes`, the last one zero-padded. */
@@ -50,6 +71,12 @@ function toWords(bytes: Uint8Array): Uint32Array {
   const words = new Uint32Array(Math.ceil(bytes.length / 4));
   for (let i = 0; i < bytes.length; i++) words[i >> 2]! |= bytes[i]! << (24 - 8 * (i & 3));
   return words;
+}
+
+function requestData(req: KernelRequest): Uint8Array {
+  if (req.op === 'load-key') return req.key;
+  if (req.op === 'attest' || req.op === 'verify' || req.op === 'check') return req.msg;
+  return new Uint8Array(0);
 }
 
 function tagWords(tag: Uint8Array | undefined): Uint32Array {
@@ -68,7 +95,8 @@ function wordsToBytes(words: Uint32Array): Uint8Array {
 export class CycleKernel implements AttestationKernel {
   readonly backend = 'model';
   readonly kernel: TnicKernelCycle;
-  readonly stalls = new StallGenerator();
+  readonly rng = new XorShift64();
+  #stallPercent = 0;
   /** Clock edges since reset. */
   cycle = 0;
   #inputs: KernelInputs;
@@ -107,30 +135,115 @@ export class CycleKernel implements AttestationKernel {
   }
 
   async setStalls(seed: number, percent: number): Promise<void> {
-    this.stalls.set(seed, percent);
+    this.rng.seed(seed);
+    this.#stallPercent = percent;
   }
 
   async reset(): Promise<void> {
     // The harness holds rst_n low for 4 edges; the model's reset is immediate.
     this.kernel.reset();
     this.#resetInputs();
+    this.cycle = 0;
   }
 
   async close(): Promise<void> {}
 
-  /** Run one command to completion. */
-  step(req: KernelRequest): KernelResult {
+  #driveCommand(req: KernelRequest): Uint8Array {
     const inp = this.#inputs;
-    const k = this.kernel;
-    const data = req.op === 'load-key' ? req.key : req.op === 'attest' || req.op === 'verify' || req.op === 'check' ? req.msg : new Uint8Array(0);
-
-    inp.cmd_valid = true;
+    const data = requestData(req);
     inp.cmd_op = OP_CODES[req.op];
     inp.cmd_session = 'session' in req ? req.session : 0;
     inp.cmd_len = data.length;
     inp.cmd_device = 'device' in req ? req.device : 0;
     inp.cmd_counter = 'counter' in req ? req.counter : 0n;
     inp.cmd_tag = tagWords('tag' in req ? req.tag : undefined);
+    return data;
+  }
+
+  #readResult(cycles: number): KernelResult {
+    const k = this.kernel;
+    return {
+      status: STATUS_NAMES[k.res_status_reg]!,
+      tag: wordsToBytes(k.res_tag_reg),
+      counter: k.res_counter_reg,
+      cycles,
+    };
+  }
+
+  /**
+   * Run requests back to back, exactly as Harness::run_pipelined does: each
+   * cycle the seeded generator decides, in this order, whether cmd_valid,
+   * in_valid and res_ready idle; words of accepted commands queue for the
+   * input stream; cycles of a result run from its accepting edge to the edge
+   * that raised res_valid for it.
+   */
+  runPipelined(requests: readonly KernelRequest[], opt: PipeOptions): PipeRun {
+    requests.forEach(checkRequest);
+    const inp = this.#inputs;
+    const k = this.kernel;
+    const rng = new XorShift64();
+    rng.seed(opt.seed);
+    const results: PipeRun['results'] = [];
+    const acceptEdge: number[] = [];
+    const firstSeen: number[] = [];
+    const words: number[] = [];
+    const observed: number[] = [];
+    const cycles: number[][] = [];
+    let wordHead = 0;
+    let nextCmd = 0;
+    let hash = FNV_OFFSET;
+    let c = 0;
+
+    const maxEdges = opt.maxEdges ?? MAX_CYCLES_PER_OP;
+    while (results.length < requests.length) {
+      if (c >= maxEdges) {
+        if (opt.maxEdges !== undefined) return { results, edges: c, hash, cycles, finished: false };
+        throw new TnicError('model-hang', `pipelined batch did not finish in ${c} cycles`);
+      }
+      const cmdIdle = rng.draw(opt.cmdStall);
+      const inIdle = rng.draw(opt.inStall);
+      const resIdle = rng.draw(opt.resStall);
+
+      const data = nextCmd < requests.length ? this.#driveCommand(requests[nextCmd]!) : undefined;
+      inp.cmd_valid = data !== undefined && !cmdIdle;
+      const haveWord = wordHead < words.length;
+      inp.in_valid = haveWord && !inIdle;
+      inp.in_data = haveWord ? words[wordHead]! : 0;
+      inp.res_ready = !resIdle;
+
+      if (opt.trace > 0) {
+        observe(k, inp, observed);
+        hash = foldWords(hash, observed);
+        if (opt.trace > 1) cycles.push(observed.slice());
+      }
+      const cmdFire = inp.cmd_valid && k.cmd_ready;
+      const inFire = inp.in_valid && k.in_ready;
+      const resFire = k.res_valid && inp.res_ready;
+      const next = results.length;
+      if (k.res_valid && firstSeen[next] === undefined) firstSeen[next] = c;
+      if (resFire) results.push({ ...this.#readResult(firstSeen[next]! - acceptEdge[next]!), acceptEdge: acceptEdge[next]! });
+      if (cmdFire) {
+        acceptEdge[nextCmd] = c + 1;
+        const w = toWords(data!);
+        for (let j = 0; j < w.length; j++) words.push(w[j]!);
+        nextCmd++;
+      }
+      if (inFire) wordHead++;
+      this.#tick();
+      c++;
+    }
+    inp.cmd_valid = false;
+    inp.in_valid = false;
+    inp.res_ready = false;
+    return { results, edges: c, hash, cycles, finished: true };
+  }
+
+  /** Run one command to completion. */
+  step(req: KernelRequest): KernelResult {
+    const inp = this.#inputs;
+    const k = this.kernel;
+    const data = this.#driveCommand(req);
+    inp.cmd_valid = true;
 
     for (let waited = 0; ; waited++) {
       const fire = k.cmd_ready;
@@ -144,7 +257,7 @@ export class CycleKernel implements AttestationKernel {
     let next = 0;
     let cycles = 0;
     while (!k.res_valid) {
-      const offer = next < words.length && !this.stalls.stall();
+      const offer = next < words.length && !this.rng.draw(this.#stallPercent);
       inp.in_valid = offer;
       inp.in_data = offer ? words[next]! : 0;
       const inFire = offer && k.in_ready;
@@ -158,12 +271,7 @@ export class CycleKernel implements AttestationKernel {
       throw new TnicError('model-hang', `kernel consumed ${next} of ${words.length} input words`);
     }
 
-    const result: KernelResult = {
-      status: STATUS_NAMES[k.res_status_reg]!,
-      tag: wordsToBytes(k.res_tag_reg),
-      counter: k.res_counter_reg,
-      cycles,
-    };
+    const result = this.#readResult(cycles);
 
     inp.res_ready = true;
     this.#tick();

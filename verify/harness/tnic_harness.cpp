@@ -12,9 +12,15 @@
 //   O <op> <session> <len>                      raw command with <len> zero bytes
 //   S <seed> <stall_percent>                    random input-stream stalls
 //   Z                                           pulse rst_n: keys, counters and id cleared
+//   P <seed> <cmd%> <in%> <res%> <trace>        start a pipelined batch: the
+//                                               requests up to a line "G" run
+//                                               back to back (see run_pipelined)
 // Result: "R <status> <tag hex> <counter> <cycles>", where cycles counts
 // clock edges from the edge that accepts the command to the edge that raises
 // res_valid. A malformed request gets "E <reason>" and changes nothing.
+// A pipelined batch answers "R <status> <tag> <counter> <cycles> <accept edge>"
+// per request, then "D <edges> <observation hash>"; with trace 2 it first
+// prints "C <edge> <word>..." with every observed signal of every cycle.
 
 #include <cerrno>
 #include <cstdint>
@@ -96,6 +102,78 @@ class Harness {
 
     ~Harness() { top_->final(); }
 
+    struct PipeOptions {
+        uint64_t seed = 1;
+        uint32_t cmd_stall = 0, in_stall = 0, res_stall = 0;  // percent of cycles
+        int trace = 0;  // 0 none, 1 hash, 2 hash and per-cycle dump
+    };
+    struct PipeResult {
+        Result res;
+        uint64_t accept_edge = 0;
+    };
+
+    // Run requests back to back. Each cycle, in this order, the seeded
+    // generator decides whether cmd_valid, in_valid and res_ready idle
+    // (a draw only for a non-zero percentage); words of accepted commands
+    // queue for the input stream. Mirrored by sim/cycle/pipeline_driver.ts.
+    bool run_pipelined(const std::vector<Request>& reqs, const PipeOptions& opt,
+                       std::vector<PipeResult>& out, uint64_t& edges, uint32_t& hash,
+                       std::string& trace_out, std::string& error) {
+        rng_ = opt.seed ? opt.seed : 1;
+        out.assign(reqs.size(), PipeResult{});
+        std::vector<uint64_t> first_seen(reqs.size(), UINT64_MAX);
+        std::vector<uint32_t> words;  // queued input words
+        size_t word_head = 0, next_cmd = 0, next_res = 0;
+        uint64_t c = 0;
+        hash = 2166136261u;
+
+        while (next_res < reqs.size()) {
+            bool cmd_idle = draw(opt.cmd_stall);
+            bool in_idle = draw(opt.in_stall);
+            bool res_idle = draw(opt.res_stall);
+
+            if (next_cmd < reqs.size()) drive_command(reqs[next_cmd]);
+            top_->cmd_valid = next_cmd < reqs.size() && !cmd_idle;
+            bool have_word = word_head < words.size();
+            top_->in_valid = have_word && !in_idle;
+            top_->in_data = have_word ? words[word_head] : 0;
+            top_->res_ready = !res_idle;
+            top_->eval();
+
+            if (opt.trace > 0) observe(c, opt.trace > 1, hash, trace_out);
+            bool cmd_fire = top_->cmd_valid && top_->cmd_ready;
+            bool in_fire = top_->in_valid && top_->in_ready;
+            bool res_fire = top_->res_valid && top_->res_ready;
+            if (top_->res_valid && next_res < reqs.size() && first_seen[next_res] == UINT64_MAX)
+                first_seen[next_res] = c;
+            if (res_fire) {
+                PipeResult& r = out[next_res];
+                read_result(r.res);
+                r.res.cycles = first_seen[next_res] - r.accept_edge;
+                ++next_res;
+            }
+            if (cmd_fire) {
+                out[next_cmd].accept_edge = c + 1;
+                const std::vector<uint8_t>& data = reqs[next_cmd].data;
+                for (size_t w = 0; w < (data.size() + 3) / 4; ++w) words.push_back(word_at(data, w));
+                ++next_cmd;
+            }
+            if (in_fire) ++word_head;
+            tick();
+            ++c;
+            if (c > kMaxCyclesPerOp) {
+                error = "pipelined batch did not finish in " + std::to_string(c) + " cycles";
+                return false;
+            }
+        }
+        top_->cmd_valid = 0;
+        top_->in_valid = 0;
+        top_->res_ready = 0;
+        top_->eval();
+        edges = c;
+        return true;
+    }
+
     void set_stalls(uint64_t seed, uint32_t percent) {
         rng_ = seed ? seed : 1;
         stall_percent_ = percent;
@@ -107,22 +185,8 @@ class Harness {
             error = "input of " + std::to_string(req.data.size()) + " bytes exceeds 65535";
             return false;
         }
+        drive_command(req);
         top_->cmd_valid = 1;
-        top_->cmd_op = req.op;
-        top_->cmd_session = req.session;
-        top_->cmd_len = static_cast<uint32_t>(req.data.size());
-        top_->cmd_device = req.device;
-        top_->cmd_counter = req.counter;
-        for (int w = 0; w < 8; ++w) {
-            // cmd_tag word w holds bits [32w+31:32w]; tag byte 0 is bits [255:248].
-            uint32_t v = 0;
-            for (int b = 0; b < 4; ++b) {
-                size_t idx = 31 - (4 * w + b);
-                uint8_t byte = idx < req.tag.size() ? req.tag[idx] : 0;
-                v |= static_cast<uint32_t>(byte) << (8 * b);
-            }
-            top_->cmd_tag[w] = v;
-        }
 
         // Wait for cmd_ready, then the edge that accepts the command is edge 0.
         uint64_t waited = 0;
@@ -162,12 +226,7 @@ class Harness {
             return false;
         }
 
-        res.status = top_->res_status;
-        for (int w = 0; w < 8; ++w) {
-            uint32_t v = top_->res_tag[w];
-            for (int b = 0; b < 4; ++b) res.tag[31 - (4 * w + b)] = (v >> (8 * b)) & 0xff;
-        }
-        res.counter = top_->res_counter;
+        read_result(res);
         res.cycles = cycles;
 
         // Take the result: one edge with res_ready high.
@@ -180,6 +239,88 @@ class Harness {
     }
 
   private:
+    void drive_command(const Request& req) {
+        top_->cmd_op = req.op;
+        top_->cmd_session = req.session;
+        top_->cmd_len = static_cast<uint32_t>(req.data.size());
+        top_->cmd_device = req.device;
+        top_->cmd_counter = req.counter;
+        for (int w = 0; w < 8; ++w) {
+            // cmd_tag word w holds bits [32w+31:32w]; tag byte 0 is bits [255:248].
+            uint32_t v = 0;
+            for (int b = 0; b < 4; ++b) {
+                size_t idx = 31 - (4 * w + b);
+                uint8_t byte = idx < req.tag.size() ? req.tag[idx] : 0;
+                v |= static_cast<uint32_t>(byte) << (8 * b);
+            }
+            top_->cmd_tag[w] = v;
+        }
+    }
+
+    void read_result(Result& res) {
+        res.status = top_->res_status;
+        for (int w = 0; w < 8; ++w) {
+            uint32_t v = top_->res_tag[w];
+            for (int b = 0; b < 4; ++b) res.tag[31 - (4 * w + b)] = (v >> (8 * b)) & 0xff;
+        }
+        res.counter = top_->res_counter;
+    }
+
+    // Fold every observed signal of this cycle into `hash` (32-bit FNV-1a
+    // over words); with `dump`, also print them. Order and packing are the
+    // contract with sim/cycle/observation.ts.
+    void observe(uint64_t c, bool dump, uint32_t& hash, std::string& trace_out) {
+        uint32_t w[32];
+        int n = 0;
+        w[n++] = top_->cmd_valid;
+        w[n++] = top_->cmd_ready;
+        w[n++] = top_->in_valid;
+        w[n++] = top_->in_ready;
+        w[n++] = top_->in_data;
+        w[n++] = top_->res_valid;
+        w[n++] = top_->res_ready;
+        w[n++] = top_->res_status;
+        w[n++] = static_cast<uint32_t>(top_->res_counter >> 32);
+        w[n++] = static_cast<uint32_t>(top_->res_counter);
+        for (int i = 7; i >= 0; --i) w[n++] = top_->res_tag[i];
+        w[n++] = static_cast<uint32_t>(top_->obs_frontend >> 32);
+        w[n++] = static_cast<uint32_t>(top_->obs_frontend);
+        const size_t eng_words = sizeof(top_->obs_engines) / sizeof(uint32_t);
+        char buf[16];
+        if (dump) trace_out += "C " + std::to_string(c);
+        for (int i = 0; i < n; ++i) {
+            hash = (hash ^ w[i]) * 16777619u;
+            if (dump) {
+                std::snprintf(buf, sizeof buf, " %x", w[i]);
+                trace_out += buf;
+            }
+        }
+        // Engine g: its state word, wr_count, rd_count (most significant first).
+        for (size_t g = 0; g < eng_words / 3; ++g) {
+            for (int k = 2; k >= 0; --k) {
+                uint32_t v = top_->obs_engines[3 * g + k];
+                hash = (hash ^ v) * 16777619u;
+                if (dump) {
+                    std::snprintf(buf, sizeof buf, " %x", v);
+                    trace_out += buf;
+                }
+            }
+        }
+        if (dump) trace_out += "\n";
+    }
+
+    bool draw(uint32_t percent) {
+        if (percent == 0) return false;
+        return next_random() % 100 < percent;
+    }
+
+    uint64_t next_random() {
+        rng_ ^= rng_ << 13;
+        rng_ ^= rng_ >> 7;
+        rng_ ^= rng_ << 17;
+        return rng_;
+    }
+
     void idle_inputs() {
         top_->cmd_valid = 0;
         top_->in_valid = 0;
@@ -204,13 +345,7 @@ class Harness {
     }
 
     // xorshift64: deterministic stalls from the seed given with S.
-    bool stall() {
-        if (stall_percent_ == 0) return false;
-        rng_ ^= rng_ << 13;
-        rng_ ^= rng_ >> 7;
-        rng_ ^= rng_ << 17;
-        return (rng_ % 100) < stall_percent_;
-    }
+    bool stall() { return draw(stall_percent_); }
 
     std::unique_ptr<Vtnic_kernel> top_;
     uint64_t rng_ = 1;
@@ -274,6 +409,16 @@ bool parse_request(const std::string& line, Request& req, std::string& error) {
     return true;
 }
 
+std::string hex_tag(const uint8_t* tag) {
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    for (int i = 0; i < 32; ++i) {
+        out += hex[tag[i] >> 4];
+        out += hex[tag[i] & 15];
+    }
+    return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -283,9 +428,57 @@ int main(int argc, char** argv) {
 
     std::string line;
     std::string out;
+    bool collecting = false;
+    std::string batch_error;
+    Harness::PipeOptions pipe;
+    std::vector<Request> batch;
     while (std::getline(std::cin, line)) {
         std::string error;
-        if (line == "Z") {
+        if (collecting) {
+            if (line != "G") {
+                Request req;
+                if (!parse_request(line, req, error) && batch_error.empty()) {
+                    batch_error = "batch request " + std::to_string(batch.size()) + ": " + error;
+                }
+                batch.push_back(req);
+                continue;
+            }
+            collecting = false;
+            std::vector<Harness::PipeResult> results;
+            uint64_t edges = 0;
+            uint32_t hash = 0;
+            std::string trace;
+            if (batch_error.empty() &&
+                harness.run_pipelined(batch, pipe, results, edges, hash, trace, error)) {
+                out += trace;
+                for (const auto& r : results) {
+                    out += "R " + std::to_string(r.res.status) + " " + hex_tag(r.res.tag) + " " +
+                           std::to_string(r.res.counter) + " " + std::to_string(r.res.cycles) + " " +
+                           std::to_string(r.accept_edge) + "\n";
+                }
+                char buf[16];
+                std::snprintf(buf, sizeof buf, "%08x", hash);
+                out += "D " + std::to_string(edges) + " " + buf + "\n";
+            } else {
+                out += "E " + (batch_error.empty() ? error : batch_error) + "\n";
+            }
+            batch.clear();
+            batch_error.clear();
+        } else if (!line.empty() && line[0] == 'P') {
+            std::istringstream in(line.substr(1));
+            std::string f[5];
+            in >> f[0] >> f[1] >> f[2] >> f[3] >> f[4];
+            uint64_t seed = 0;
+            uint32_t pc = 0, pi = 0, pr = 0, trace = 0;
+            if (parse_u64(f[0], seed) && parse_u32(f[1], pc) && parse_u32(f[2], pi) &&
+                parse_u32(f[3], pr) && parse_u32(f[4], trace) && pc < 100 && pi < 100 &&
+                pr < 100 && trace <= 2) {
+                pipe = Harness::PipeOptions{seed, pc, pi, pr, static_cast<int>(trace)};
+                collecting = true;
+            } else {
+                out += "E invalid batch request (expected P <seed> <cmd%> <in%> <res%> <trace 0..2>)\n";
+            }
+        } else if (line == "Z") {
             harness.reset();
             out += "R 0 - 0 0\n";
         } else if (!line.empty() && line[0] == 'S') {
@@ -304,13 +497,7 @@ int main(int argc, char** argv) {
             Request req;
             Result res{};
             if (parse_request(line, req, error) && harness.run(req, res, error)) {
-                static const char* hex = "0123456789abcdef";
-                std::string tag;
-                for (uint8_t b : res.tag) {
-                    tag += hex[b >> 4];
-                    tag += hex[b & 15];
-                }
-                out += "R " + std::to_string(res.status) + " " + tag + " " +
+                out += "R " + std::to_string(res.status) + " " + hex_tag(res.tag) + " " +
                        std::to_string(res.counter) + " " + std::to_string(res.cycles) + "\n";
             } else {
                 out += "E " + error + "\n";

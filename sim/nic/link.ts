@@ -1,0 +1,89 @@
+/**
+ * One direction of a point-to-point Ethernet link: frames are serialized at
+ * the link rate one after another (with 24 bytes of preamble, FCS and
+ * inter-frame gap each), then arrive after the propagation delay. Faults
+ * drawn from the seeded PRNG: loss, duplication, reordering (a frame held
+ * back by `reorderDelayNs`) and corruption (one flipped bit, which the
+ * receiver's ICRC check rejects).
+ */
+
+import type { Prng } from '../prng.ts';
+import type { EventQueue } from './event_queue.ts';
+
+/** Preamble and start delimiter (8), FCS (4) and minimum inter-frame gap (12). */
+export const ETHERNET_FRAMING_BYTES = 24;
+
+export interface LinkFaults {
+  /** Probability that a frame is lost. */
+  loss: number;
+  /** Probability that a frame arrives twice. */
+  duplicate: number;
+  /** Probability that a frame is held back by reorderDelayNs, so later frames overtake it. */
+  reorder: number;
+  reorderDelayNs: number;
+  /** Probability that one bit of a frame flips. */
+  corrupt: number;
+}
+
+export const NO_FAULTS: LinkFaults = { loss: 0, duplicate: 0, reorder: 0, reorderDelayNs: 0, corrupt: 0 };
+
+export interface LinkCounters {
+  sent: number;
+  lost: number;
+  duplicated: number;
+  reordered: number;
+  corrupted: number;
+}
+
+/** Receives a frame at the current virtual time; `sentAt` is when its first bit left. */
+export type FrameSink = (frame: Uint8Array, sentAt: number) => void;
+
+export class Link {
+  #busyUntil = 0;
+  readonly counters: LinkCounters = { sent: 0, lost: 0, duplicated: 0, reordered: 0, corrupted: 0 };
+
+  constructor(
+    readonly queue: EventQueue,
+    readonly prng: Prng,
+    readonly gbps: number,
+    readonly propagationNs: number,
+    readonly faults: LinkFaults,
+    readonly sink: FrameSink,
+    /** Called with every frame as it starts on the wire, e.g. to write a pcap. */
+    readonly capture?: (timeNs: number, frame: Uint8Array) => void,
+  ) {}
+
+  /** Queue `frame` for transmission now; returns when its last bit leaves (ns). */
+  send(frame: Uint8Array): number {
+    const now = this.queue.now;
+    const start = Math.max(now, this.#busyUntil);
+    const end = start + ((frame.length + ETHERNET_FRAMING_BYTES) * 8) / this.gbps;
+    this.#busyUntil = end;
+    this.counters.sent++;
+    this.capture?.(start, frame);
+
+    const f = this.faults;
+    if (f.loss > 0 && this.prng.next() < f.loss) {
+      this.counters.lost++;
+      return end;
+    }
+    let arrival = end + this.propagationNs;
+    if (f.reorder > 0 && this.prng.next() < f.reorder) {
+      this.counters.reordered++;
+      arrival += f.reorderDelayNs;
+    }
+    let copy = frame;
+    if (f.corrupt > 0 && this.prng.next() < f.corrupt) {
+      this.counters.corrupted++;
+      copy = frame.slice();
+      const bit = this.prng.int(0, copy.length * 8 - 1);
+      copy[bit >> 3]! ^= 1 << (bit & 7);
+    }
+    this.queue.at(arrival, () => this.sink(copy, start));
+    if (f.duplicate > 0 && this.prng.next() < f.duplicate) {
+      this.counters.duplicated++;
+      this.queue.at(arrival + 1, () => this.sink(frame, start));
+    }
+    return end;
+  }
+}

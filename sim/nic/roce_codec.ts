@@ -1,0 +1,447 @@
+/**
+ * RoCE v2 packets as bytes: Ethernet II, IPv4 (no options, DF set), UDP to
+ * port 4791, the InfiniBand base transport header (BTH), the extended
+ * headers of the reliable-connection opcodes used here (RETH, AETH,
+ * immediate data), the payload padded to 4 bytes, and the invariant CRC.
+ *
+ * The ICRC is CRC-32 over, in order: 8 bytes of 0xFF standing for the
+ * InfiniBand local route header that RoCE v2 does not carry; the IPv4 header
+ * with type of service, TTL and header checksum replaced by all ones; the
+ * UDP header with its checksum replaced by all ones; the BTH with its byte 4
+ * (FECN, BECN, reserved) replaced by all ones; then everything after the BTH
+ * up to the ICRC. Routers may change the replaced fields, so the CRC skips
+ * them. It is sent least significant byte first, like the Ethernet FCS.
+ *
+ * Frames carry no FCS (pcap files and the simulated link omit it).
+ */
+
+import { InputError } from '../errors.ts';
+import { CRC32_PRESET, crc32Update } from './crc32.ts';
+
+export const ROCE_UDP_PORT = 4791;
+export const ETHERTYPE_IPV4 = 0x0800;
+export const ETH_HEADER_BYTES = 14;
+export const IPV4_HEADER_BYTES = 20;
+export const UDP_HEADER_BYTES = 8;
+export const BTH_BYTES = 12;
+export const RETH_BYTES = 16;
+export const AETH_BYTES = 4;
+export const IMMEDIATE_BYTES = 4;
+export const ICRC_BYTES = 4;
+/** Smallest Ethernet frame without FCS; shorter frames are padded with zeros. */
+export const MIN_FRAME_BYTES = 60;
+/** Bytes before the payload and after it for an RDMA WRITE ONLY packet. */
+export const ROCE_OVERHEAD_BYTES =
+  ETH_HEADER_BYTES + IPV4_HEADER_BYTES + UDP_HEADER_BYTES + BTH_BYTES + RETH_BYTES + ICRC_BYTES;
+
+/** Reliable-connection opcodes (InfiniBand Architecture Specification, Vol. 1, table 38). */
+export const OPCODE = {
+  SEND_FIRST: 0x00,
+  SEND_MIDDLE: 0x01,
+  SEND_LAST: 0x02,
+  SEND_LAST_WITH_IMMEDIATE: 0x03,
+  SEND_ONLY: 0x04,
+  SEND_ONLY_WITH_IMMEDIATE: 0x05,
+  RDMA_WRITE_FIRST: 0x06,
+  RDMA_WRITE_MIDDLE: 0x07,
+  RDMA_WRITE_LAST: 0x08,
+  RDMA_WRITE_LAST_WITH_IMMEDIATE: 0x09,
+  RDMA_WRITE_ONLY: 0x0a,
+  RDMA_WRITE_ONLY_WITH_IMMEDIATE: 0x0b,
+  ACKNOWLEDGE: 0x11,
+} as const;
+
+/** Which headers follow the BTH for each supported opcode. */
+interface OpcodeLayout {
+  name: string;
+  reth: boolean;
+  aeth: boolean;
+  immediate: boolean;
+  payload: boolean;
+}
+
+const LAYOUTS = new Map<number, OpcodeLayout>([
+  [OPCODE.SEND_FIRST, layout('SEND_FIRST', false, false, false, true)],
+  [OPCODE.SEND_MIDDLE, layout('SEND_MIDDLE', false, false, false, true)],
+  [OPCODE.SEND_LAST, layout('SEND_LAST', false, false, false, true)],
+  [OPCODE.SEND_LAST_WITH_IMMEDIATE, layout('SEND_LAST_WITH_IMMEDIATE', false, false, true, true)],
+  [OPCODE.SEND_ONLY, layout('SEND_ONLY', false, false, false, true)],
+  [OPCODE.SEND_ONLY_WITH_IMMEDIATE, layout('SEND_ONLY_WITH_IMMEDIATE', false, false, true, true)],
+  [OPCODE.RDMA_WRITE_FIRST, layout('RDMA_WRITE_FIRST', true, false, false, true)],
+  [OPCODE.RDMA_WRITE_MIDDLE, layout('RDMA_WRITE_MIDDLE', false, false, false, true)],
+  [OPCODE.RDMA_WRITE_LAST, layout('RDMA_WRITE_LAST', false, false, false, true)],
+  [OPCODE.RDMA_WRITE_LAST_WITH_IMMEDIATE, layout('RDMA_WRITE_LAST_WITH_IMMEDIATE', false, false, true, true)],
+  [OPCODE.RDMA_WRITE_ONLY, layout('RDMA_WRITE_ONLY', true, false, false, true)],
+  [OPCODE.RDMA_WRITE_ONLY_WITH_IMMEDIATE, layout('RDMA_WRITE_ONLY_WITH_IMMEDIATE', true, false, true, true)],
+  [OPCODE.ACKNOWLEDGE, layout('ACKNOWLEDGE', false, true, false, false)],
+]);
+
+function layout(name: string, reth: boolean, aeth: boolean, immediate: boolean, payload: boolean): OpcodeLayout {
+  return { name, reth, aeth, immediate, payload };
+}
+
+export function opcodeName(opcode: number): string {
+  return LAYOUTS.get(opcode)?.name ?? `0x${opcode.toString(16).padStart(2, '0')}`;
+}
+
+/** AETH syndrome bits 7..5: 000 ACK (bits 4..0 credit count), 011 NAK (bits 4..0 NAK code). */
+export const AETH_ACK = 0x00;
+export const AETH_NAK = 0x60;
+export const NAK_PSN_SEQUENCE_ERROR = 0;
+
+export interface BaseTransportHeader {
+  opcode: number;
+  solicited: boolean;
+  migReq: boolean;
+  /** Partition key, 16 bits; 0xFFFF is the default partition. */
+  pKey: number;
+  fecn: boolean;
+  becn: boolean;
+  /** Destination queue pair number, 24 bits. */
+  destQp: number;
+  /** AckReq: the responder should acknowledge this packet. */
+  ackReq: boolean;
+  /** Packet sequence number, 24 bits. */
+  psn: number;
+}
+
+export interface RocePacket {
+  ethernet: { dst: Uint8Array; src: Uint8Array };
+  /** Addresses are unsigned 32-bit numbers; dscp is 6 bits, ecn 2 bits. */
+  ipv4: { src: number; dst: number; id: number; ttl: number; dscp: number; ecn: number };
+  /** Source port; RoCE v2 uses it as flow entropy. The destination is always 4791. */
+  udpSrcPort: number;
+  bth: BaseTransportHeader;
+  /** RDMA extended transport header: remote virtual address, key and total length. */
+  reth?: { va: bigint; rkey: number; dmaLength: number };
+  /** ACK extended transport header: syndrome and message sequence number (24 bits). */
+  aeth?: { syndrome: number; msn: number };
+  immediate?: number;
+  payload: Uint8Array;
+}
+
+export type DecodeResult = { ok: true; packet: RocePacket } | { ok: false; reason: string };
+
+/** Wire length of the frame `encodeRoce` builds, without the minimum-frame padding. */
+export function roceFrameBytes(opcode: number, payloadBytes: number): number {
+  const l = LAYOUTS.get(opcode);
+  if (l === undefined) throw new InputError(`opcode ${opcodeName(opcode)} is not a supported RC opcode`);
+  const pad = (4 - (payloadBytes % 4)) % 4;
+  return (
+    ETH_HEADER_BYTES +
+    IPV4_HEADER_BYTES +
+    UDP_HEADER_BYTES +
+    extendedBytes(l) +
+    BTH_BYTES +
+    payloadBytes +
+    pad +
+    ICRC_BYTES
+  );
+}
+
+function extendedBytes(l: OpcodeLayout): number {
+  return (l.reth ? RETH_BYTES : 0) + (l.aeth ? AETH_BYTES : 0) + (l.immediate ? IMMEDIATE_BYTES : 0);
+}
+
+/** Build the frame bytes; a field out of range or a header the opcode does not take is an InputError. */
+export function encodeRoce(p: RocePacket): Uint8Array {
+  const l = checkPacket(p);
+  const pad = (4 - (p.payload.length % 4)) % 4;
+  const ipBytes =
+    IPV4_HEADER_BYTES + UDP_HEADER_BYTES + BTH_BYTES + extendedBytes(l) + p.payload.length + pad + ICRC_BYTES;
+  const frame = new Uint8Array(Math.max(MIN_FRAME_BYTES, ETH_HEADER_BYTES + ipBytes));
+  const view = new DataView(frame.buffer);
+
+  // Ethernet II.
+  frame.set(p.ethernet.dst, 0);
+  frame.set(p.ethernet.src, 6);
+  view.setUint16(12, ETHERTYPE_IPV4);
+
+  // IPv4: version 4, IHL 5, don't fragment, protocol UDP.
+  const ip = ETH_HEADER_BYTES;
+  frame[ip] = 0x45;
+  frame[ip + 1] = (p.ipv4.dscp << 2) | p.ipv4.ecn;
+  view.setUint16(ip + 2, ipBytes);
+  view.setUint16(ip + 4, p.ipv4.id);
+  view.setUint16(ip + 6, 0x4000);
+  frame[ip + 8] = p.ipv4.ttl;
+  frame[ip + 9] = 17;
+  view.setUint32(ip + 12, p.ipv4.src);
+  view.setUint32(ip + 16, p.ipv4.dst);
+  view.setUint16(ip + 10, ipv4Checksum(frame, ip));
+
+  // UDP; RoCE v2 senders leave the checksum 0 because the ICRC covers the packet.
+  const udp = ip + IPV4_HEADER_BYTES;
+  view.setUint16(udp, p.udpSrcPort);
+  view.setUint16(udp + 2, ROCE_UDP_PORT);
+  view.setUint16(udp + 4, ipBytes - IPV4_HEADER_BYTES);
+
+  // BTH and extended headers.
+  const bth = udp + UDP_HEADER_BYTES;
+  const b = p.bth;
+  frame[bth] = b.opcode;
+  frame[bth + 1] = (b.solicited ? 0x80 : 0) | (b.migReq ? 0x40 : 0) | (pad << 4);
+  view.setUint16(bth + 2, b.pKey);
+  view.setUint32(bth + 4, ((b.fecn ? 0x80 : 0) | (b.becn ? 0x40 : 0)) * 2 ** 24 + b.destQp);
+  view.setUint32(bth + 8, (b.ackReq ? 0x80 : 0) * 2 ** 24 + b.psn);
+  let at = bth + BTH_BYTES;
+  if (p.reth !== undefined) {
+    view.setBigUint64(at, p.reth.va);
+    view.setUint32(at + 8, p.reth.rkey);
+    view.setUint32(at + 12, p.reth.dmaLength);
+    at += RETH_BYTES;
+  }
+  if (p.aeth !== undefined) {
+    view.setUint32(at, p.aeth.syndrome * 2 ** 24 + p.aeth.msn);
+    at += AETH_BYTES;
+  }
+  if (p.immediate !== undefined) {
+    view.setUint32(at, p.immediate);
+    at += IMMEDIATE_BYTES;
+  }
+  frame.set(p.payload, at);
+  at += p.payload.length + pad;
+
+  view.setUint32(at, icrc(frame, ip, at), true);
+  return frame;
+}
+
+/**
+ * Parse a frame. A frame that is not a well-formed RoCE v2 packet of a
+ * supported opcode, or whose IPv4 checksum or ICRC is wrong, is returned as
+ * `{ ok: false, reason }`; no input makes this function throw.
+ */
+export function decodeRoce(frame: Uint8Array): DecodeResult {
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  if (frame.length < ETH_HEADER_BYTES) {
+    return reject(`frame of ${frame.length} bytes is shorter than the ${ETH_HEADER_BYTES}-byte Ethernet header`);
+  }
+  const ethertype = view.getUint16(12);
+  if (ethertype !== ETHERTYPE_IPV4) return reject(`ethertype 0x${hex(ethertype, 4)} is not IPv4 (0x0800)`);
+
+  const ipResult = parseIpv4(frame, view);
+  if (typeof ipResult === 'string') return reject(ipResult);
+  const { ipBytes } = ipResult;
+
+  const udp = ETH_HEADER_BYTES + IPV4_HEADER_BYTES;
+  const udpReason = checkUdp(frame, view, udp, ipBytes);
+  if (udpReason !== undefined) return reject(udpReason);
+
+  return parseTransport(frame, view, ipResult.ipv4, udp);
+}
+
+function parseIpv4(frame: Uint8Array, view: DataView): { ipBytes: number; ipv4: RocePacket['ipv4'] } | string {
+  const ip = ETH_HEADER_BYTES;
+  if (frame.length < ip + IPV4_HEADER_BYTES) {
+    return `frame of ${frame.length} bytes ends inside the IPv4 header`;
+  }
+  const version = frame[ip]! >> 4;
+  const ihlBytes = (frame[ip]! & 0x0f) * 4;
+  if (version !== 4) return `IP version ${version} is not 4`;
+  if (ihlBytes !== IPV4_HEADER_BYTES) {
+    return `IPv4 header of ${ihlBytes} bytes is not supported; RoCE v2 packets carry no IPv4 options`;
+  }
+  const checksum = ipv4Checksum(frame, ip, true);
+  if (checksum !== 0) return `IPv4 header checksum 0x${hex(view.getUint16(ip + 10), 4)} is invalid`;
+
+  const ipBytes = view.getUint16(ip + 2);
+  if (ipBytes < IPV4_HEADER_BYTES + UDP_HEADER_BYTES) {
+    return `IPv4 total length ${ipBytes} is too short for the IPv4 and UDP headers`;
+  }
+  if (ETH_HEADER_BYTES + ipBytes > frame.length) {
+    return `IPv4 total length ${ipBytes} exceeds the ${frame.length - ETH_HEADER_BYTES} bytes after the Ethernet header`;
+  }
+  if (ETH_HEADER_BYTES + ipBytes < frame.length && frame.length > MIN_FRAME_BYTES) {
+    return `frame of ${frame.length} bytes has ${frame.length - ETH_HEADER_BYTES - ipBytes} bytes after the IPv4 packet`;
+  }
+  const fragment = view.getUint16(ip + 6);
+  if ((fragment & 0x3fff) !== 0) return `IPv4 fragment (flags and offset 0x${hex(fragment, 4)}) is not supported`;
+  const protocol = frame[ip + 9]!;
+  if (protocol !== 17) return `IPv4 protocol ${protocol} is not UDP (17)`;
+
+  return {
+    ipBytes,
+    ipv4: {
+      src: view.getUint32(ip + 12),
+      dst: view.getUint32(ip + 16),
+      id: view.getUint16(ip + 4),
+      ttl: frame[ip + 8]!,
+      dscp: frame[ip + 1]! >> 2,
+      ecn: frame[ip + 1]! & 0x03,
+    },
+  };
+}
+
+function checkUdp(frame: Uint8Array, view: DataView, udp: number, ipBytes: number): string | undefined {
+  const dstPort = view.getUint16(udp + 2);
+  if (dstPort !== ROCE_UDP_PORT) return `UDP destination port ${dstPort} is not RoCE v2 (${ROCE_UDP_PORT})`;
+  const udpBytes = view.getUint16(udp + 4);
+  if (udpBytes !== ipBytes - IPV4_HEADER_BYTES) {
+    return `UDP length ${udpBytes} does not match the ${ipBytes - IPV4_HEADER_BYTES} bytes after the IPv4 header`;
+  }
+  const checksum = view.getUint16(udp + 6);
+  if (checksum !== 0 && udpChecksum(frame, udp, udpBytes) !== 0) {
+    return `UDP checksum 0x${hex(checksum, 4)} is invalid`;
+  }
+  return undefined;
+}
+
+function parseTransport(frame: Uint8Array, view: DataView, ipv4: RocePacket['ipv4'], udp: number): DecodeResult {
+  const bth = udp + UDP_HEADER_BYTES;
+  const end = ETH_HEADER_BYTES + view.getUint16(ETH_HEADER_BYTES + 2);
+  if (end - bth < BTH_BYTES + ICRC_BYTES) {
+    return reject(`UDP payload of ${end - bth} bytes is shorter than the BTH and ICRC (16 bytes)`);
+  }
+  const opcode = frame[bth]!;
+  const l = LAYOUTS.get(opcode);
+  if (l === undefined) return reject(`BTH opcode ${opcodeName(opcode)} is not a supported RC opcode`);
+  const tver = frame[bth + 1]! & 0x0f;
+  if (tver !== 0) return reject(`BTH transport header version ${tver} is not 0`);
+
+  const icrcAt = end - ICRC_BYTES;
+  const headersEnd = bth + BTH_BYTES + extendedBytes(l);
+  if (headersEnd > icrcAt) {
+    return reject(`${l.name} needs ${headersEnd - bth + ICRC_BYTES} bytes of transport headers and ICRC, got ${end - bth}`);
+  }
+  const pad = (frame[bth + 1]! >> 4) & 0x03;
+  const paddedPayload = icrcAt - headersEnd;
+  if (paddedPayload % 4 !== 0) return reject(`padded payload of ${paddedPayload} bytes is not a multiple of 4`);
+  if (!l.payload && paddedPayload !== 0) return reject(`${l.name} carries ${paddedPayload} payload bytes, expected none`);
+  if (pad > paddedPayload) return reject(`pad count ${pad} exceeds the ${paddedPayload}-byte payload`);
+
+  const expected = icrc(frame, ETH_HEADER_BYTES, icrcAt);
+  const carried = view.getUint32(icrcAt, true);
+  if (expected !== carried) return reject(`ICRC 0x${hex(carried, 8)} does not match the computed 0x${hex(expected, 8)}`);
+
+  const word1 = view.getUint32(bth + 4);
+  const word2 = view.getUint32(bth + 8);
+  const packet: RocePacket = {
+    ethernet: { dst: frame.slice(0, 6), src: frame.slice(6, 12) },
+    ipv4,
+    udpSrcPort: view.getUint16(udp),
+    bth: {
+      opcode,
+      solicited: (frame[bth + 1]! & 0x80) !== 0,
+      migReq: (frame[bth + 1]! & 0x40) !== 0,
+      pKey: view.getUint16(bth + 2),
+      fecn: (word1 & 0x80000000) !== 0,
+      becn: (word1 & 0x40000000) !== 0,
+      destQp: word1 & 0xffffff,
+      ackReq: (word2 & 0x80000000) !== 0,
+      psn: word2 & 0xffffff,
+    },
+    payload: frame.slice(headersEnd, icrcAt - pad),
+  };
+  let at = bth + BTH_BYTES;
+  if (l.reth) {
+    packet.reth = { va: view.getBigUint64(at), rkey: view.getUint32(at + 8), dmaLength: view.getUint32(at + 12) };
+    at += RETH_BYTES;
+  }
+  if (l.aeth) {
+    const word = view.getUint32(at);
+    packet.aeth = { syndrome: word >>> 24, msn: word & 0xffffff };
+    at += AETH_BYTES;
+  }
+  if (l.immediate) packet.immediate = view.getUint32(at);
+  return { ok: true, packet };
+}
+
+function reject(reason: string): DecodeResult {
+  return { ok: false, reason };
+}
+
+/** Check every field against its width and the headers against the opcode; return the layout. */
+function checkPacket(p: RocePacket): OpcodeLayout {
+  const l = LAYOUTS.get(p.bth.opcode);
+  if (l === undefined) throw new InputError(`opcode ${opcodeName(p.bth.opcode)} is not a supported RC opcode`);
+  const uint = (name: string, v: number, bits: number): void => {
+    if (!Number.isInteger(v) || v < 0 || v >= 2 ** bits) {
+      throw new InputError(`${name} ${v} is not an unsigned ${bits}-bit integer`);
+    }
+  };
+  if (p.ethernet.dst.length !== 6 || p.ethernet.src.length !== 6) {
+    throw new InputError('Ethernet addresses must be 6 bytes each');
+  }
+  uint('IPv4 source', p.ipv4.src, 32);
+  uint('IPv4 destination', p.ipv4.dst, 32);
+  uint('IPv4 id', p.ipv4.id, 16);
+  uint('IPv4 TTL', p.ipv4.ttl, 8);
+  uint('IPv4 DSCP', p.ipv4.dscp, 6);
+  uint('IPv4 ECN', p.ipv4.ecn, 2);
+  uint('UDP source port', p.udpSrcPort, 16);
+  uint('P_Key', p.bth.pKey, 16);
+  uint('destination QP', p.bth.destQp, 24);
+  uint('PSN', p.bth.psn, 24);
+  if (l.reth !== (p.reth !== undefined)) throw new InputError(`${l.name} ${l.reth ? 'needs' : 'takes no'} RETH`);
+  if (l.aeth !== (p.aeth !== undefined)) throw new InputError(`${l.name} ${l.aeth ? 'needs' : 'takes no'} AETH`);
+  if (l.immediate !== (p.immediate !== undefined)) {
+    throw new InputError(`${l.name} ${l.immediate ? 'needs' : 'takes no'} immediate data`);
+  }
+  if (!l.payload && p.payload.length > 0) throw new InputError(`${l.name} takes no payload`);
+  if (p.reth !== undefined) {
+    if (p.reth.va < 0n || p.reth.va >= 1n << 64n) throw new InputError(`RETH virtual address ${p.reth.va} is not 64-bit`);
+    uint('RETH R_Key', p.reth.rkey, 32);
+    uint('RETH DMA length', p.reth.dmaLength, 32);
+  }
+  if (p.aeth !== undefined) {
+    uint('AETH syndrome', p.aeth.syndrome, 8);
+    uint('AETH MSN', p.aeth.msn, 24);
+  }
+  if (p.immediate !== undefined) uint('immediate data', p.immediate, 32);
+  const maxPayload = 0xffff - (IPV4_HEADER_BYTES + UDP_HEADER_BYTES + BTH_BYTES + extendedBytes(l) + 3 + ICRC_BYTES);
+  if (p.payload.length > maxPayload) {
+    throw new InputError(`payload of ${p.payload.length} bytes exceeds the ${maxPayload} bytes an IPv4 packet can carry`);
+  }
+  return l;
+}
+
+/**
+ * Ones' complement sum of the 20-byte IPv4 header at `ip`. With `verify`
+ * the stored checksum is included, so a valid header returns 0; otherwise
+ * the checksum field counts as zero and the result is the value to store.
+ */
+function ipv4Checksum(frame: Uint8Array, ip: number, verify = false): number {
+  let sum = 0;
+  for (let i = 0; i < IPV4_HEADER_BYTES; i += 2) {
+    if (i === 10 && !verify) continue;
+    sum += (frame[ip + i]! << 8) | frame[ip + i + 1]!;
+  }
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/** Ones' complement sum over the IPv4 pseudo-header and the UDP datagram; 0 when the checksum is valid. */
+function udpChecksum(frame: Uint8Array, udp: number, udpBytes: number): number {
+  const ip = ETH_HEADER_BYTES;
+  let sum = 17 + udpBytes;
+  for (let i = 12; i < 20; i += 2) sum += (frame[ip + i]! << 8) | frame[ip + i + 1]!;
+  for (let i = 0; i < udpBytes; i += 2) {
+    const low = i + 1 < udpBytes ? frame[udp + i + 1]! : 0;
+    sum += (frame[udp + i]! << 8) | low;
+  }
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/** ICRC over the IPv4 packet at `ip` up to `end` (exclusive), with the variant fields masked. */
+function icrc(frame: Uint8Array, ip: number, end: number): number {
+  const masked = frame.slice(ip, ip + IPV4_HEADER_BYTES + UDP_HEADER_BYTES + BTH_BYTES);
+  masked[1] = 0xff; // type of service: DSCP and ECN
+  masked[8] = 0xff; // TTL
+  masked[10] = 0xff; // header checksum
+  masked[11] = 0xff;
+  masked[IPV4_HEADER_BYTES + 6] = 0xff; // UDP checksum
+  masked[IPV4_HEADER_BYTES + 7] = 0xff;
+  masked[IPV4_HEADER_BYTES + UDP_HEADER_BYTES + 4] = 0xff; // BTH FECN, BECN, reserved
+
+  let register = crc32Update(CRC32_PRESET, LRH_PLACEHOLDER);
+  register = crc32Update(register, masked);
+  register = crc32Update(register, frame, ip + masked.length, end);
+  return ~register >>> 0;
+}
+
+const LRH_PLACEHOLDER = new Uint8Array(8).fill(0xff);
+
+function hex(value: number, digits: number): string {
+  return value.toString(16).padStart(digits, '0');
+}
