@@ -8,6 +8,7 @@
 import { Command } from 'commander';
 
 import { TnicError } from '../sim/errors.ts';
+import { registerBench } from './commands/bench.ts';
 import { registerCosim } from './commands/cosim.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerKernel } from './commands/kernel.ts';
@@ -23,6 +24,7 @@ registerDemo(program);
 registerKernel(program);
 registerCosim(program);
 registerRun(program);
+registerBench(program);
 
 try {
   await program.parseAsync(process.argv);

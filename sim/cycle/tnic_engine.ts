@@ -88,30 +88,32 @@ export class TnicEngine {
     return Math.floor((this.len_reg + 88) / 64);
   }
 
-  /** Word of the padded inner stream at the core's round; `data` marks message words. */
-  #innerWord(round: number): { word: number; data: boolean } {
+  /** The word of the padded inner stream at `round` is a message word (else header or padding). */
+  #innerIsData(round: number): boolean {
+    const wordIdx = this.blk_reg * 16 + round;
+    return wordIdx >= 4 && wordIdx * 4 < this.len_reg + 16;
+  }
+
+  /** Word of the padded inner stream at the core's round. */
+  #innerWord(round: number): number {
     const wordIdx = this.blk_reg * 16 + round;
     const byteOff = wordIdx * 4;
     const total = this.len_reg + 16;
     const lastWord = this.inner_blocks * 16;
-    if (wordIdx < 4) return { word: this.header_reg[wordIdx]!, data: false };
+    if (wordIdx < 4) return this.header_reg[wordIdx]!;
     if (byteOff < total) {
-      let word = 0;
-      for (let j = 0; j < 4; j++) {
-        const shift = 24 - 8 * j;
-        let byte = 0;
-        if (byteOff + j < total) byte = (this.pref_data_reg >>> shift) & 0xff;
-        else if (byteOff + j === total) byte = 0x80;
-        word |= byte << shift;
-      }
-      return { word: word >>> 0, data: true };
+      // Data word: keep bytes before `total`, put 0x80 right after the last.
+      const keep = total - byteOff;
+      if (keep >= 4) return this.pref_data_reg >>> 0;
+      const mask = (0xffffffff << (32 - 8 * keep)) >>> 0;
+      return ((this.pref_data_reg & mask) | (0x80 << (24 - 8 * keep))) >>> 0;
     }
     // Message length in bits, counting the ipad block: (64 + total) * 8 < 2^32 here.
     const bits = (total + 64) * 8;
-    if (wordIdx === lastWord - 2) return { word: Math.floor(bits / 2 ** 32), data: false };
-    if (wordIdx === lastWord - 1) return { word: bits >>> 0, data: false };
-    if (byteOff === total) return { word: 0x80000000, data: false };
-    return { word: 0, data: false };
+    if (wordIdx === lastWord - 2) return Math.floor(bits / 2 ** 32);
+    if (wordIdx === lastWord - 1) return bits >>> 0;
+    if (byteOff === total) return 0x80000000;
+    return 0;
   }
 
   #outerWord(round: number): number {
@@ -119,6 +121,15 @@ export class TnicEngine {
     if (round === 8) return 0x80000000;
     if (round === 15) return 768;
     return 0;
+  }
+
+  /**
+   * Nothing can change: idle without a start, or done and not released.
+   * The core is idle in both states, and the buffer is neither written nor read.
+   */
+  quiet(start: boolean, release: boolean): boolean {
+    if (this.eng_state_reg === ENG_IDLE) return !start;
+    return this.eng_state_reg === ENG_DONE && !release;
   }
 
   /** Clock edge. */
@@ -134,9 +145,8 @@ export class TnicEngine {
 
     // Word generator and prefetch.
     const inInner = this.eng_state_reg === ENG_INNER && !this.bypass_reg;
-    const inner = inInner ? this.#innerWord(round) : { word: 0, data: false };
-    const wantData = inInner && inner.data;
-    const coreWData = inInner ? inner.word : this.#outerWord(round);
+    const wantData = inInner && this.#innerIsData(round);
+    const coreWData = inInner ? this.#innerWord(round) : this.#outerWord(round);
     const coreWValid = !wantData || this.pref_valid_reg;
     const bypassing = this.eng_state_reg === ENG_INNER && this.bypass_reg;
     const prefTake = this.pref_valid_reg && ((wantData && coreWReady) || bypassing);

@@ -95,8 +95,24 @@ export class TnicKernelCycle {
   res_tag_reg: Uint32Array = new Uint32Array(8);
   res_counter_reg = 0n;
 
+  readonly #sessMask: number;
+  /** Reused each cycle: the inputs every engine sees. */
+  readonly #engineInputs: EngineInputs = {
+    start: false,
+    start_bypass: false,
+    start_len: 0,
+    start_header: new Uint32Array(4),
+    start_istate: new Uint32Array(8),
+    start_ostate: new Uint32Array(8),
+    wr_valid: false,
+    wr_data: 0,
+    release_engine: false,
+  };
+
   constructor(params: KernelParams = DEFAULT_PARAMS) {
     this.params = params;
+    // cmd_session[SESS_W-1:0] with SESS_W = max(1, clog2(N_SESSIONS)).
+    this.#sessMask = (1 << Math.max(1, Math.ceil(Math.log2(params.nSessions)))) - 1;
     this.g_engine = Array.from({ length: params.nEngines }, () => new TnicEngine(params.bufAddrBits));
     this.reset();
   }
@@ -171,7 +187,7 @@ export class TnicKernelCycle {
     const op = i.cmd_op;
     const cmdIsMac = op === OP_CODES.attest || op === OP_CODES.verify || op === OP_CODES.check;
     const cmdSessOk = i.cmd_session < nSessions;
-    const cmdSess = i.cmd_session & ((1 << Math.max(1, Math.ceil(Math.log2(nSessions)))) - 1);
+    const cmdSess = i.cmd_session & this.#sessMask;
     const cmdHasKey = cmdSessOk && this.key_valid_reg[cmdSess] === true;
     const sendCntCmd = this.send_cnt_mem[cmdSess] ?? 0n;
     const cmdAttest = op === OP_CODES.attest;
@@ -180,12 +196,6 @@ export class TnicKernelCycle {
     const cmdStatus = !cmdHasKey ? ST_UNKNOWN_SESSION : cmdOverflow ? ST_OVERFLOW : ST_OK;
     const hdrCounter = cmdAttest ? sendCntCmd : i.cmd_counter;
     const dispatch = cmdFire && cmdIsMac;
-    const header = new Uint32Array([
-      i.cmd_session,
-      cmdAttest ? this.device_id_reg : i.cmd_device,
-      Number(hdrCounter >> 32n),
-      Number(hdrCounter & 0xffffffffn),
-    ]);
 
     // Retire.
     const head = this.ord_mem[this.ord_head_reg]!;
@@ -227,21 +237,29 @@ export class TnicKernelCycle {
     const inFire = i.in_valid && this.in_ready;
 
     // Submodules: every input above was computed from the registers before this edge.
-    const istate = this.istate_mem[cmdSess] ?? new Uint32Array(8);
-    const ostate = this.ostate_mem[cmdSess] ?? new Uint32Array(8);
+    const inputs = this.#engineInputs;
+    if (dispatch) {
+      inputs.start_bypass = cmdStatus !== ST_OK;
+      inputs.start_len = i.cmd_len;
+      inputs.start_header = new Uint32Array([
+        i.cmd_session,
+        cmdAttest ? this.device_id_reg : i.cmd_device,
+        Number(hdrCounter >> 32n),
+        Number(hdrCounter & 0xffffffffn),
+      ]);
+      inputs.start_istate = this.istate_mem[cmdSess] ?? new Uint32Array(8);
+      inputs.start_ostate = this.ostate_mem[cmdSess] ?? new Uint32Array(8);
+    }
+    inputs.wr_data = i.in_data;
     for (let g = 0; g < nEngines; g++) {
-      const inputs: EngineInputs = {
-        start: dispatch && freeIdx === g,
-        start_bypass: cmdStatus !== ST_OK,
-        start_len: i.cmd_len,
-        start_header: header,
-        start_istate: istate,
-        start_ostate: ostate,
-        wr_valid: i.in_valid && this.fe_state_reg === FE_DATA && this.fe_engine_reg === g,
-        wr_data: i.in_data,
-        release_engine: retire && head === g,
-      };
-      engines[g]!.tick(inputs);
+      const start = dispatch && freeIdx === g;
+      const release = retire && head === g;
+      const engine = engines[g]!;
+      if (engine.quiet(start, release)) continue;
+      inputs.start = start;
+      inputs.wr_valid = i.in_valid && this.fe_state_reg === FE_DATA && this.fe_engine_reg === g;
+      inputs.release_engine = release;
+      engine.tick(inputs);
     }
     ku.tick(kuStart, this.ser_len_reg, i.in_valid && this.fe_state_reg === FE_KEY, i.in_data);
 

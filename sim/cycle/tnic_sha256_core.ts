@@ -24,8 +24,13 @@ export class TnicSha256Core {
   f_reg = 0;
   g_reg = 0;
   hh_reg = 0;
-  /** W[t-16] at index 0 ... W[t-1] at index 15. */
+  /**
+   * The RTL's shift register of the last 16 schedule words, kept as a ring:
+   * W[t-16+k] is at index (w_oldest + k) & 15, so a round writes one word
+   * instead of shifting sixteen.
+   */
   w_window_reg: Uint32Array = new Uint32Array(16);
+  w_oldest = 0;
 
   // Outputs: functions of the registers only.
   get w_ready(): boolean {
@@ -51,6 +56,7 @@ export class TnicSha256Core {
     this.a_reg = this.b_reg = this.c_reg = this.d_reg = 0;
     this.e_reg = this.f_reg = this.g_reg = this.hh_reg = 0;
     this.w_window_reg = new Uint32Array(16);
+    this.w_oldest = 0;
   }
 
   /** Clock edge. `stateIn` is read only when a block starts. */
@@ -75,15 +81,23 @@ export class TnicSha256Core {
 
   #expand(): number {
     const w = this.w_window_reg;
-    const w15 = w[1]!;
-    const w2 = w[14]!;
+    const o = this.w_oldest;
+    const w15 = w[(o + 1) & 15]!;
+    const w2 = w[(o + 14) & 15]!;
     const s0 = rotr(w15, 7) ^ rotr(w15, 18) ^ (w15 >>> 3);
     const s1 = rotr(w2, 17) ^ rotr(w2, 19) ^ (w2 >>> 10);
-    return (s1 + w[9]! + s0 + w[0]!) >>> 0;
+    return (s1 + w[(o + 9) & 15]! + s0 + w[o]!) >>> 0;
   }
 
   #round(w: number): void {
-    const { a_reg: a, b_reg: b, c_reg: c, d_reg: d, e_reg: e, f_reg: f, g_reg: g, hh_reg: h } = this;
+    const a = this.a_reg;
+    const b = this.b_reg;
+    const c = this.c_reg;
+    const d = this.d_reg;
+    const e = this.e_reg;
+    const f = this.f_reg;
+    const g = this.g_reg;
+    const h = this.hh_reg;
     const bigS1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
     const ch = (e & f) ^ (~e & g);
     const t1 = (h + bigS1 + ch + SHA256_K[this.t_reg]! + w) | 0;
@@ -114,8 +128,9 @@ export class TnicSha256Core {
     this.f_reg = e;
     this.g_reg = f;
     this.hh_reg = g;
-    this.w_window_reg.copyWithin(0, 1);
-    this.w_window_reg[15] = w;
+    // The oldest word W[t-16] drops out and W[t] takes its slot.
+    this.w_window_reg[this.w_oldest] = w;
+    this.w_oldest = (this.w_oldest + 1) & 15;
     this.t_reg = (this.t_reg + 1) & 63;
   }
 }

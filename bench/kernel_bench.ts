@@ -1,0 +1,169 @@
+/**
+ * Kernel benchmark: sustained cycles per byte for back-to-back messages from
+ * mixed sessions, latency of a 64-byte ATTEST, RTL size, and the speed of
+ * the cycle model against Verilator on the same stimulus in one run. Cycle
+ * counts are exact (simulated clock edges); speeds are wall-clock on the
+ * machine that runs it.
+ */
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { CycleKernel } from '../sim/cycle/kernel_driver.ts';
+import { TnicError } from '../sim/errors.ts';
+import type { KernelRequest } from '../sim/kernel_port.ts';
+import { Prng } from '../sim/prng.ts';
+import { REPO_ROOT } from '../verify/build_rtl.ts';
+import { RtlKernel } from '../verify/rtl_bridge.ts';
+
+/** The published prototype's attestation kernel (Alveo U280, HLS HMAC-SHA384). */
+export const PROTOTYPE = {
+  cyclesPerByte: 3.1,
+  latency64Cycles: 400 * (Math.ceil((64 + 145) / 128) + 2) + 14,
+  lut: 34_138,
+  ff: 56_914,
+  bram: 81,
+  rtlLines: 2_114,
+};
+
+export interface SizePoint {
+  bytes: number;
+  messages: number;
+  /** Steady state: edges between the first and last accepted command per byte in between. */
+  cyclesPerByte: number;
+  /** Whole batch including pipeline fill and drain. */
+  cyclesPerByteWithDrain: number;
+}
+
+export interface KernelBench {
+  engines: number;
+  sessions: number;
+  cyclesPerByte: SizePoint[];
+  latency64Cycles: number;
+  rtlLines: number;
+  lut: number | null;
+  ff: number | null;
+  bram: number | null;
+  modelCyclesPerSecond: number;
+  verilatorCyclesPerSecond: number;
+  modelToVerilatorRatio: number;
+  simulatedCycles: number;
+  prototype: typeof PROTOTYPE;
+  machine: string;
+}
+
+/** Non-blank, non-comment lines of hw/: the kernel's trusted computing base. */
+export function countRtlLines(): number {
+  const hw = join(REPO_ROOT, 'hw');
+  let lines = 0;
+  for (const file of readdirSync(hw).filter((f) => f.endsWith('.v') || f.endsWith('.vh'))) {
+    for (const raw of readFileSync(join(hw, file), 'utf8').split('\n')) {
+      const line = raw.trim();
+      if (line !== '' && !line.startsWith('//')) lines++;
+    }
+  }
+  return lines;
+}
+
+function messages(rng: Prng, bytes: number, count: number, sessions: number): KernelRequest[] {
+  return Array.from({ length: count }, () => ({
+    op: 'attest' as const,
+    session: rng.int(0, sessions - 1),
+    msg: rng.bytes(bytes),
+  }));
+}
+
+export interface KernelBenchOptions {
+  sizes?: number[];
+  /** Messages per size; the default keeps a run under a minute here. */
+  messages?: number;
+  log?: (line: string) => void;
+}
+
+export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<KernelBench> {
+  const log = opts.log ?? (() => {});
+  const sizes = opts.sizes ?? [64, 256, 1024, 4096];
+  const sessions = 8;
+  const rng = new Prng(1);
+  const keys: KernelRequest[] = Array.from({ length: sessions }, (_, s) => ({
+    op: 'load-key' as const,
+    session: s,
+    key: rng.bytes(32),
+  }));
+
+  const model = new CycleKernel();
+  const rtl = await RtlKernel.start({ log });
+  let modelSeconds = 0;
+  let rtlSeconds = 0;
+  let simulated = 0;
+  const points: SizePoint[] = [];
+  try {
+    for (const bytes of sizes) {
+      const count = opts.messages ?? Math.max(40, Math.min(400, Math.floor(200_000 / bytes)));
+      const batch = messages(rng, bytes, count, sessions);
+      await Promise.all([model.reset(), rtl.reset()]);
+      await Promise.all([model.run(keys), rtl.run(keys)]);
+      const opt = { seed: 1, cmdStall: 0, inStall: 0, resStall: 0, trace: 0 as const };
+
+      const t0 = performance.now();
+      const r = await rtl.runPipelined(batch, opt);
+      const t1 = performance.now();
+      const m = model.runPipelined(batch, opt);
+      const t2 = performance.now();
+      rtlSeconds += (t1 - t0) / 1000;
+      modelSeconds += (t2 - t1) / 1000;
+      simulated += r.edges;
+      if (m.edges !== r.edges) {
+        throw new TnicError('cosim-mismatch', `${bytes}-byte batch: model ${m.edges} edges, rtl ${r.edges}`);
+      }
+
+      const first = r.results[0]!.acceptEdge;
+      const last = r.results[count - 1]!.acceptEdge;
+      const point = {
+        bytes,
+        messages: count,
+        cyclesPerByte: (last - first) / ((count - 1) * bytes),
+        cyclesPerByteWithDrain: r.edges / (count * bytes),
+      };
+      points.push(point);
+      log(`  ${bytes} B x ${count}: ${point.cyclesPerByte.toFixed(3)} cycles/byte sustained`);
+    }
+
+    await rtl.reset();
+    const [, latency] = await rtl.run([keys[0]!, { op: 'attest', session: 0, msg: new Uint8Array(64) }]);
+    const synth = readSynth();
+    return {
+      engines: model.kernel.params.nEngines,
+      sessions: model.kernel.params.nSessions,
+      cyclesPerByte: points,
+      latency64Cycles: latency!.cycles,
+      rtlLines: countRtlLines(),
+      lut: synth?.lut ?? null,
+      ff: synth?.ff ?? null,
+      bram: synth?.bram ?? null,
+      modelCyclesPerSecond: simulated / modelSeconds,
+      verilatorCyclesPerSecond: simulated / rtlSeconds,
+      modelToVerilatorRatio: rtlSeconds / modelSeconds,
+      simulatedCycles: simulated,
+      prototype: PROTOTYPE,
+      machine: `${process.platform} ${process.arch}, Node ${process.version}`,
+    };
+  } finally {
+    await rtl.close();
+  }
+}
+
+/** Area of the default configuration, if `tnic hw synth --json bench/results/synth.json` has run. */
+function readSynth(): { lut: number; ff: number; bram: number } | undefined {
+  try {
+    const data = JSON.parse(readFileSync(join(REPO_ROOT, 'bench', 'results', 'synth.json'), 'utf8')) as {
+      lut?: number;
+      ff?: number;
+      bram?: number;
+    };
+    if (typeof data.lut !== 'number') return undefined;
+    return { lut: data.lut, ff: data.ff ?? 0, bram: data.bram ?? 0 };
+  } catch {
+    return undefined;
+  }
+}

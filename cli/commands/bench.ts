@@ -1,0 +1,34 @@
+/** `tnic bench ...`: benchmarks whose results go to bench/results/ and BENCHMARKS.md. */
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { Command } from 'commander';
+
+import { runKernelBench } from '../../bench/kernel_bench.ts';
+import { RESULTS_DIR, writeBenchmarksPage } from '../../bench/report.ts';
+import { parseIntOption } from '../options.ts';
+
+export function registerBench(program: Command): void {
+  const bench = program.command('bench').description('run benchmarks and write bench/results and BENCHMARKS.md');
+
+  bench
+    .command('kernel')
+    .description('kernel throughput (cycles/byte), latency, RTL size, model vs Verilator speed')
+    .option('--messages <n>', 'messages per size (default: sized to the message length)', parseIntOption('--messages', 2, 100_000))
+    .option('--out <dir>', 'folder for kernel.json', RESULTS_DIR)
+    .action(async (opts: { messages?: number; out: string }) => {
+      console.log('bench kernel: back-to-back ATTEST on the cycle model and the Verilator RTL');
+      const result = await runKernelBench({ messages: opts.messages, log: (l) => console.log(l) });
+      mkdirSync(opts.out, { recursive: true });
+      const file = join(opts.out, 'kernel.json');
+      writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+      console.log(`  latency of a 64-byte ATTEST: ${result.latency64Cycles} cycles`);
+      console.log(`  RTL lines: ${result.rtlLines} (prototype: ${result.prototype.rtlLines})`);
+      console.log(
+        `  model ${Math.round(result.modelCyclesPerSecond)} cycles/s, Verilator ` +
+          `${Math.round(result.verilatorCyclesPerSecond)} cycles/s, ratio ${result.modelToVerilatorRatio.toFixed(2)}`,
+      );
+      console.log(`wrote ${file} and ${writeBenchmarksPage()}`);
+    });
+}
