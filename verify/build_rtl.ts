@@ -22,6 +22,7 @@ const BUILD_DIR = join(REPO_ROOT, 'build', 'rtl');
 export const RTL_SOURCES = ['tnic_sha256_core.v', 'tnic_engine.v', 'tnic_key_unit.v', 'tnic_kernel.v'];
 const RTL_INCLUDES = ['tnic_defs.vh'];
 const VERILATOR_FLAGS = ['--cc', '--exe', '--build', '-j', '2', '-O2', '-Wall', '--top-module', 'tnic_kernel'];
+const TRACE_FLAGS = ['--trace', '-CFLAGS', '-DTNIC_TRACE'];
 
 /** Fail with the install command when Verilator is not on PATH. */
 export function verilatorVersion(): string {
@@ -36,24 +37,27 @@ export function verilatorVersion(): string {
   return probe.stdout.trim();
 }
 
-function sourceHash(): string {
+function sourceHash(flags: string[]): string {
   const hash = createHash('sha256');
   for (const file of [...RTL_SOURCES, ...RTL_INCLUDES]) {
     hash.update(file).update(readFileSync(join(HW_DIR, file)));
   }
   hash.update(readFileSync(HARNESS_CPP));
-  hash.update(VERILATOR_FLAGS.join(' '));
+  hash.update(flags.join(' '));
   return hash.digest('hex').slice(0, 16);
 }
 
 export interface BuildOptions {
   /** Called with one line when a build starts and when it ends. */
   log?: (line: string) => void;
+  /** Build the variant that can write a VCD trace (slower to build and to run). */
+  trace?: boolean;
 }
 
 /** Return the path of an up-to-date harness binary, building it if needed. */
 export function ensureRtlBuilt(options: BuildOptions = {}): string {
-  const hash = sourceHash();
+  const flags = options.trace ? [...VERILATOR_FLAGS, ...TRACE_FLAGS] : VERILATOR_FLAGS;
+  const hash = sourceHash(flags);
   const target = join(BUILD_DIR, hash);
   const binary = join(target, 'tnic_harness');
   if (existsSync(binary)) return binary;
@@ -67,7 +71,7 @@ export function ensureRtlBuilt(options: BuildOptions = {}): string {
   const scratch = join(BUILD_DIR, `tmp-${hash}-${process.pid}`);
   rmSync(scratch, { recursive: true, force: true });
   const args = [
-    ...VERILATOR_FLAGS,
+    ...flags,
     `-I${HW_DIR}`,
     ...RTL_SOURCES.map((f) => join(HW_DIR, f)),
     HARNESS_CPP,
@@ -89,15 +93,20 @@ export function ensureRtlBuilt(options: BuildOptions = {}): string {
     if (!existsSync(binary)) throw err;
     rmSync(scratch, { recursive: true, force: true });
   }
-  removeStaleBuilds(hash);
+  removeStaleBuilds(new Set([hash, ...currentHashes()]));
   log(`built the RTL harness in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return binary;
 }
 
+/** Hashes of both variants of the current sources. */
+function currentHashes(): string[] {
+  return [sourceHash(VERILATOR_FLAGS), sourceHash([...VERILATOR_FLAGS, ...TRACE_FLAGS])];
+}
+
 /** Delete harness builds of older sources; in-progress scratch folders stay. */
-function removeStaleBuilds(current: string): void {
+function removeStaleBuilds(current: Set<string>): void {
   for (const entry of readdirSync(BUILD_DIR)) {
-    if (entry !== current && /^[0-9a-f]{16}$/.test(entry)) {
+    if (!current.has(entry) && /^[0-9a-f]{16}$/.test(entry)) {
       rmSync(join(BUILD_DIR, entry), { recursive: true, force: true });
     }
   }

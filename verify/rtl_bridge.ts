@@ -178,6 +178,11 @@ export class RtlKernel implements AttestationKernel {
     await this.#control('Z');
   }
 
+  /** Write a VCD of the following cycles to `path` ("-" stops); needs start({ trace: true }). */
+  async trace(path: string): Promise<void> {
+    await this.#control(`T ${path}`);
+  }
+
   /** Send a harness control line that answers "R ..." on success. */
   async #control(line: string): Promise<void> {
     const [answer] = this.#send([line]);

@@ -8,7 +8,9 @@ import type { Command } from 'commander';
 import { TnicError } from '../../sim/errors.ts';
 import { randomSeed } from '../../sim/prng.ts';
 import { CycleKernel } from '../../sim/cycle/kernel_driver.ts';
+import { generateTransactions } from '../../verify/cosim.ts';
 import { lockstep } from '../../verify/lockstep.ts';
+import { traceBoth } from '../../verify/trace_run.ts';
 import { RtlKernel } from '../../verify/rtl_bridge.ts';
 import { parseIntOption } from '../options.ts';
 
@@ -27,9 +29,22 @@ export function registerCosim(program: Command): void {
       parseIntOption('--stalls', 0, 99),
       20,
     )
-    .action(async (opts: { seed?: number; count: number; stalls: number }) => {
+    .option('--vcd <dir>', 'first write DIR/rtl.vcd and DIR/model.vcd of the first --vcd-count transactions')
+    .option('--vcd-count <n>', 'transactions to trace with --vcd', parseIntOption('--vcd-count', 1, 100_000), 100)
+    .action(async (opts: { seed?: number; count: number; stalls: number; vcd?: string; vcdCount: number }) => {
       const seed = opts.seed ?? randomSeed();
       console.log(`cosim: seed ${seed}, ${opts.count} transactions, stalls ${opts.stalls}% per channel`);
+      if (opts.vcd) {
+        const requests = generateTransactions(seed, opts.vcdCount).map((t) => t.request);
+        const stalls = { cmdStall: opts.stalls, inStall: opts.stalls, resStall: opts.stalls };
+        const t = await traceBoth(opts.vcd, requests, { seed, ...stalls, trace: 0 }, { log: (l) => console.log(l) });
+        console.log(`  wrote ${t.rtlVcd} and ${t.modelVcd} (${t.edges} cycles)`);
+        if (t.diff.first) {
+          const f = t.diff.first;
+          throw new TnicError('cosim-mismatch', `traces differ at time ${f.time}: ${f.signal} rtl=${f.a} model=${f.b}`);
+        }
+        console.log(`  traces agree on all ${t.diff.common} signals the model writes`);
+      }
       const rtl = await RtlKernel.start({ log: (l) => console.log(l) });
       const started = Date.now();
       let lastPrint = started;

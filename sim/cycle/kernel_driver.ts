@@ -99,6 +99,8 @@ export class CycleKernel implements AttestationKernel {
   #stallPercent = 0;
   /** Clock edges since reset. */
   cycle = 0;
+  /** Called after every clock edge, with the inputs of the cycle just clocked (VCD tracing). */
+  onEdge: ((kernel: TnicKernelCycle, inputs: KernelInputs) => void) | undefined;
   #inputs: KernelInputs;
 
   constructor(params: KernelParams = DEFAULT_PARAMS) {
@@ -127,6 +129,7 @@ export class CycleKernel implements AttestationKernel {
   #tick(): void {
     this.kernel.tick(this.#inputs);
     this.cycle++;
+    this.onEdge?.(this.kernel, this.#inputs);
   }
 
   async run(requests: readonly KernelRequest[]): Promise<KernelResult[]> {

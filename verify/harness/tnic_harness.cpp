@@ -12,6 +12,7 @@
 //   O <op> <session> <len>                      raw command with <len> zero bytes
 //   S <seed> <stall_percent>                    random input-stream stalls
 //   Z                                           pulse rst_n: keys, counters and id cleared
+//   T <path>|-                                  start or stop a VCD trace (trace builds only)
 //   P <seed> <cmd%> <in%> <res%> <trace>        start a pipelined batch: the
 //                                               requests up to a line "G" run
 //                                               back to back (see run_pipelined)
@@ -34,6 +35,9 @@
 
 #include "Vtnic_kernel.h"
 #include "verilated.h"
+#ifdef TNIC_TRACE
+#include "verilated_vcd_c.h"
+#endif
 
 namespace {
 
@@ -100,7 +104,11 @@ class Harness {
         top_->eval();
     }
 
-    ~Harness() { top_->final(); }
+    ~Harness() {
+        std::string ignored;
+        trace("-", ignored);
+        top_->final();
+    }
 
     struct PipeOptions {
         uint64_t seed = 1;
@@ -327,12 +335,51 @@ class Harness {
         top_->res_ready = 0;
     }
 
+    // One clock period is 10 time units: rising edge at 10n, falling at 10n + 5.
     void tick() {
         top_->clk = 1;
         top_->eval();
+        dump(5);
         top_->clk = 0;
         top_->eval();
+        dump(5);
     }
+
+    void dump(uint64_t advance) {
+#ifdef TNIC_TRACE
+        if (vcd_) vcd_->dump(time_);
+#endif
+        time_ += advance;
+    }
+
+  public:
+    // Start a VCD trace at `path`, or stop it for "-".
+    bool trace(const std::string& path, std::string& error) {
+#ifdef TNIC_TRACE
+        if (vcd_) {
+            vcd_->close();
+            vcd_.reset();
+        }
+        if (path == "-") return true;
+        Verilated::traceEverOn(true);
+        vcd_.reset(new VerilatedVcdC);
+        top_->trace(vcd_.get(), 99);
+        vcd_->open(path.c_str());
+        if (!vcd_->isOpen()) {
+            error = "cannot open VCD file " + path;
+            vcd_.reset();
+            return false;
+        }
+        time_ = 0;
+        return true;
+#else
+        (void)path;
+        error = "this harness was built without --trace";
+        return false;
+#endif
+    }
+
+  private:
 
     static uint32_t word_at(const std::vector<uint8_t>& data, size_t w) {
         uint32_t v = 0;
@@ -348,6 +395,10 @@ class Harness {
     bool stall() { return draw(stall_percent_); }
 
     std::unique_ptr<Vtnic_kernel> top_;
+#ifdef TNIC_TRACE
+    std::unique_ptr<VerilatedVcdC> vcd_;
+#endif
+    uint64_t time_ = 0;
     uint64_t rng_ = 1;
     uint32_t stall_percent_ = 0;
 };
@@ -478,6 +529,9 @@ int main(int argc, char** argv) {
             } else {
                 out += "E invalid batch request (expected P <seed> <cmd%> <in%> <res%> <trace 0..2>)\n";
             }
+        } else if (line.rfind("T ", 0) == 0) {
+            if (harness.trace(line.substr(2), error)) out += "R 0 - 0 0\n";
+            else out += "E " + error + "\n";
         } else if (line == "Z") {
             harness.reset();
             out += "R 0 - 0 0\n";
