@@ -13,6 +13,7 @@ import { registerCosim } from './commands/cosim.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerKernel } from './commands/kernel.ts';
 import { registerRun } from './commands/run.ts';
+import { registerSim } from './commands/sim.ts';
 import { registerWave } from './commands/wave.ts';
 
 const program = new Command();
@@ -25,6 +26,7 @@ registerDemo(program);
 registerKernel(program);
 registerCosim(program);
 registerRun(program);
+registerSim(program);
 registerBench(program);
 registerWave(program);
 

@@ -25,7 +25,7 @@ export function crc32Update(register: number, bytes: Uint8Array, start = 0, end 
   return c >>> 0;
 }
 
-/** The finished CRC-32 of `bytes` (preset, update, complement). */
+/** Compute the finished CRC-32 of `bytes` (preset, update, complement). */
 export function crc32(bytes: Uint8Array): number {
   return ~crc32Update(CRC32_PRESET, bytes) >>> 0;
 }

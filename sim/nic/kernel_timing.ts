@@ -2,7 +2,8 @@
  * Timing of an attestation unit that hashes a message while its bytes
  * arrive in chunks (DMA chunks on transmit, packets on receive).
  *
- * Hardware core: an engine starts the prefix (key) block at once, absorbs
+ * Hardware core: an engine starts with the first chunk, hashes the prefix
+ * (key) block, absorbs
  * each full block as soon as its bytes are in, and after the last chunk
  * runs the padding block(s), the outer hash and the fixed cycles. With
  * every byte present at the start this gives exactly the isolated cycle
@@ -100,7 +101,8 @@ export class KernelTimeline {
     // The port takes commands in order; an engine starts once its command is through the port.
     const portStart = Math.max(issued, this.#portFreeAt);
     this.#portFreeAt = portStart + (k.portCommandCycles + Math.ceil(hashed / k.portBytesPerCycle)) * cycleNs;
-    const start = Math.max(portStart, this.#freeAt[unit]!);
+    // The core is fed by the data stream, so it starts with the first chunk, not at the command.
+    const start = Math.max(portStart, this.#freeAt[unit]!, chunks[0]!.arrival);
 
     const chunkDone: number[] = [];
     let done = start + absorbedCycles(k, 0) * cycleNs;

@@ -47,7 +47,7 @@ export class PcapWriter {
     this.#records++;
   }
 
-  /** The whole file so far. */
+  /** Return the whole file written so far. */
   bytes(): Uint8Array {
     const out = new Uint8Array(this.#bytes);
     let at = 0;

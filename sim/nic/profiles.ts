@@ -1,9 +1,9 @@
 /**
  * Device profiles: the attestation unit (a hardware HMAC core on the NIC or
  * an HMAC on a host CPU, maybe inside a TEE) and the network stack around
- * it. Loaded from JSON (sim/nic/profiles.json by default) and checked field
- * by field; an invalid file raises an InputError naming the profile, the
- * field, the value and what is expected.
+ * it. Profiles are loaded from JSON (sim/nic/profiles.json by default) and
+ * checked field by field. An invalid file raises an InputError that names
+ * the profile, the field, the value and what is expected.
  */
 
 import { readFileSync } from 'node:fs';
@@ -280,7 +280,7 @@ class FieldReader {
     return v as T;
   }
 
-  /** A finite number in [min, max] (or (min, max] with `exclusiveMin`). */
+  /** Read a finite number in [min, max], or in (0, max] with `exclusiveMin`. */
   number(key: string, min: number, max: number, exclusiveMin = false): number {
     const v = this.#get(key);
     const low = exclusiveMin ? 0 : min;

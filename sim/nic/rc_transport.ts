@@ -1,9 +1,9 @@
 /**
  * Reliable Connection transport of RoCE v2, one queue pair per direction of
- * a connection: the requester numbers packets with 24-bit PSNs, keeps every
- * unacknowledged packet, and on a NAK (PSN sequence error) or a
- * retransmission timeout goes back to the oldest unacknowledged packet and
- * sends everything from there again (go-back-N). The responder accepts only
+ * a connection. The requester numbers packets with 24-bit PSNs and keeps
+ * every unacknowledged packet. On a NAK (PSN sequence error) or a
+ * retransmission timeout it goes back to the oldest unacknowledged packet
+ * and sends everything from there again (go-back-N). The responder accepts only
  * the expected PSN, acknowledges cumulatively, acknowledges duplicates again,
  * and sends one NAK per gap.
  *

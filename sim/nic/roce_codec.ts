@@ -1,8 +1,9 @@
 /**
- * RoCE v2 packets as bytes: Ethernet II, IPv4 (no options, DF set), UDP to
- * port 4791, the InfiniBand base transport header (BTH), the extended
- * headers of the reliable-connection opcodes used here (RETH, AETH,
- * immediate data), the payload padded to 4 bytes, and the invariant CRC.
+ * Codec of RoCE v2 packets as bytes. A frame is Ethernet II, IPv4 (no
+ * options, DF set), UDP to port 4791 and the InfiniBand base transport
+ * header (BTH). Then come the extended headers of the reliable-connection
+ * opcodes used here (RETH, AETH, immediate data), the payload padded to 4
+ * bytes, and the invariant CRC (ICRC).
  *
  * The ICRC is CRC-32 over, in order: 8 bytes of 0xFF standing for the
  * InfiniBand local route header that RoCE v2 does not carry; the IPv4 header
@@ -51,7 +52,7 @@ export const OPCODE = {
   ACKNOWLEDGE: 0x11,
 } as const;
 
-/** Which headers follow the BTH for each supported opcode. */
+/** Layout of the headers after the BTH for one supported opcode. */
 interface OpcodeLayout {
   name: string;
   reth: boolean;
@@ -208,8 +209,8 @@ export function encodeRoce(p: RocePacket): Uint8Array {
 
 /**
  * Parse a frame. A frame that is not a well-formed RoCE v2 packet of a
- * supported opcode, or whose IPv4 checksum or ICRC is wrong, is returned as
- * `{ ok: false, reason }`; no input makes this function throw.
+ * supported opcode, or whose IPv4 checksum or ICRC is wrong, comes back as
+ * `{ ok: false, reason }`. No input makes this function throw.
  */
 export function decodeRoce(frame: Uint8Array): DecodeResult {
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
