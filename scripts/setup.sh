@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Install what tnic-toolkit needs on Debian: Verilator and Icarus Verilog for
 # RTL simulation, tshark to dissect simulated RoCE captures, and the npm
-# packages. Idempotent; uses sudo only when not
-# already root.
+# packages. Idempotent; uses sudo only when not already root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
