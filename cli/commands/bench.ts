@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 
 import { runKernelBench } from '../../bench/kernel_bench.ts';
+import { runSoftwareBench } from '../../bench/software_attest.ts';
 import { RESULTS_DIR, writeBenchmarksPage } from '../../bench/report.ts';
 import { parseIntOption } from '../options.ts';
 
@@ -29,6 +30,24 @@ export function registerBench(program: Command): void {
         `  model ${Math.round(result.modelCyclesPerSecond)} cycles/s, Verilator ` +
           `${Math.round(result.verilatorCyclesPerSecond)} cycles/s, ratio ${result.modelToVerilatorRatio.toFixed(2)}`,
       );
+      console.log(`wrote ${file} and ${writeBenchmarksPage()}`);
+    });
+
+  bench
+    .command('software')
+    .description('software HMAC attestations per second on one core, 64 B to 4 KiB')
+    .option('--seconds <n>', 'measuring time per implementation and size', parseIntOption('--seconds', 1, 60), 1)
+    .option('--out <dir>', 'folder for software_attest.json', RESULTS_DIR)
+    .action((opts: { seconds: number; out: string }) => {
+      console.log('bench software: attestations per second on one core');
+      const points = runSoftwareBench([64, 256, 1024, 4096], opts.seconds);
+      for (const p of points) {
+        console.log(`  ${String(p.bytes).padStart(5)} B  ${String(Math.round(p.attestsPerSecond)).padStart(9)}/s  ${p.implementation}`);
+      }
+      mkdirSync(opts.out, { recursive: true });
+      const file = join(opts.out, 'software_attest.json');
+      const machine = `${process.platform} ${process.arch}, Node ${process.version}`;
+      writeFileSync(file, JSON.stringify({ machine, points }, null, 2) + '\n');
       console.log(`wrote ${file} and ${writeBenchmarksPage()}`);
     });
 }
