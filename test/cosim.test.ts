@@ -64,6 +64,16 @@ describe('random co-simulation', () => {
     expect(report.mismatch && formatMismatch(report.mismatch, seed), `seed ${seed}`).toBeUndefined();
   });
 
+  it('fast mode lands on the same results and cycles', async () => {
+    const seed = testSeed(expect.getState().currentTestName ?? 'cosim');
+    const plain = new CycleKernel();
+    const fast = new CycleKernel(undefined, { fast: true });
+    await Promise.all([plain.setStalls(seed, 20), fast.setStalls(seed, 20)]);
+    const report = await cosimulate(plain, fast, { seed, count: 1500 });
+    expect(report.mismatch && formatMismatch(report.mismatch, seed), `seed ${seed}`).toBeUndefined();
+    expect(fast.cycle, 'edges since reset').toBe(plain.cycle);
+  });
+
   it('generates the same stream from the same seed', () => {
     const a = generateTransactions(99, 200).map((t) => JSON.stringify(t, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
     const b = generateTransactions(99, 200).map((t) => JSON.stringify(t, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));

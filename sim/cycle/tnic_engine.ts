@@ -132,6 +132,22 @@ export class TnicEngine {
     return this.eng_state_reg === ENG_DONE && !release;
   }
 
+  /**
+   * Edges this engine can skip with nothing but core rounds happening: its
+   * core is in rounds 16..62 (no input words, no block end) and no prefetch
+   * load is pending. Infinity when idle; 0 when anything else can happen.
+   */
+  skippableEdges(): number {
+    if (this.eng_state_reg === ENG_IDLE) return Infinity;
+    if (this.eng_state_reg === ENG_DONE || this.bypass_reg) return 0;
+    const core = this.u_core;
+    if (!core.w_ready && core.round >= 16 && !core.digest_valid && !core.idle) {
+      const loadPending = this.rd_count_reg !== this.wr_count_reg && !this.pref_valid_reg;
+      return loadPending ? 0 : 63 - core.round;
+    }
+    return 0;
+  }
+
   /** Clock edge. */
   tick(i: EngineInputs): void {
     const core = this.u_core;

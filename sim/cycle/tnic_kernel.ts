@@ -176,6 +176,24 @@ export class TnicKernelCycle {
     return this.res_valid_reg;
   }
 
+  /**
+   * Skip up to `max` edges during which only engine rounds happen, with the
+   * inputs quiet (no command, no input word): the front end is idle, the key
+   * unit is not hashing, no result is pending, and every busy engine is in
+   * rounds that need no input. Returns the edges skipped, possibly 0; the
+   * state afterwards equals that after as many tick() calls.
+   */
+  fastForward(max: number): number {
+    if (this.fe_state_reg !== FE_IDLE || this.res_valid_reg) return 0;
+    const kuState = this.u_key_unit.ku_state_reg;
+    if (kuState === 1 || kuState === 2) return 0; // KU_FILL, KU_HASH
+    let n = max;
+    for (const e of this.g_engine) n = Math.min(n, e.skippableEdges());
+    if (!Number.isFinite(n) || n <= 0) return 0;
+    for (const e of this.g_engine) if (!e.idle) e.u_core.advance(n);
+    return n;
+  }
+
   /** Clock edge with the inputs of this cycle. */
   tick(i: KernelInputs): void {
     const { nSessions, nEngines } = this.params;

@@ -79,6 +79,17 @@ export class TnicSha256Core {
     if (this.core_state_reg === CORE_DONE) this.core_state_reg = CORE_IDLE;
   }
 
+  /**
+   * Run `n` rounds at once, as n clock edges without a start would. Only
+   * for rounds 16..62, which need no input word and do not finish the block.
+   */
+  advance(n: number): void {
+    if (this.core_state_reg !== CORE_ROUND || this.t_reg < 16 || this.t_reg + n > 63) {
+      throw new Error(`advance(${n}) at round ${this.t_reg} would cross a block boundary or need input`);
+    }
+    for (let r = 0; r < n; r++) this.#round(this.#expand());
+  }
+
   #expand(): number {
     const w = this.w_window_reg;
     const o = this.w_oldest;
