@@ -1,7 +1,8 @@
 /**
- * A connection between two TNIC devices over the in-memory link. authSend
- * attests a message and sends it; poll verifies every received message on
- * the device and delivers only the accepted ones, in counter order.
+ * A connection between two TNIC devices over any message channel: the
+ * in-memory link, the simulated network or UDP. authSend attests a message
+ * and sends it; poll verifies every received message on the device and
+ * delivers only the accepted ones, in counter order.
  *
  * Both directions share one session and its key: a device numbers what it
  * sends with its send_cnt of the session and checks what it receives
@@ -10,8 +11,9 @@
  * to it are rejected.
  */
 
-import { MemoryLink, type LinkEndpoint, type MemoryLinkOptions } from '../stack/memory_link.ts';
-import { InputError } from './errors.ts';
+import { LinkEndpoint, MemoryLink, type MemoryLinkOptions } from '../stack/memory_link.ts';
+import type { MessageChannel, TransportError } from '../stack/transport.ts';
+import { CounterGapError, InputError } from './errors.ts';
 import { HoldBuffer } from './hold_buffer.ts';
 import {
   MAX_SESSIONS,
@@ -58,6 +60,12 @@ export interface ConnectionOptions {
    * needs a retransmission.
    */
   maxHeld?: number;
+  /**
+   * Milliseconds, on the channel's clock, that a counter gap may stay open
+   * before the connection fails with CounterGapError. Undefined (the
+   * default) waits forever, which suits a link without retransmission.
+   */
+  gapTimeoutMs?: number;
 }
 
 export const DEFAULT_MAX_HELD = 64;
@@ -75,18 +83,24 @@ export class Connection {
   };
   #lastRejection: Rejection | undefined;
   #delivered = 0;
+  /** The counter the device expects next: one past the last delivered. */
+  #nextCounter = 0n;
   #hold: HoldBuffer;
   #lastPoll: Promise<unknown> = Promise.resolve();
+  #gapTimeoutMs: number | undefined;
+  /** The counter awaited while messages are held, and its timer. */
+  #gap: { counter: bigint; expired: boolean; cancel: () => void } | undefined;
+  #failure: CounterGapError | undefined;
 
   constructor(
     readonly tnic: Tnic,
-    readonly endpoint: LinkEndpoint,
+    readonly channel: MessageChannel,
     readonly session: number,
     readonly peerDeviceId: number,
     options: ConnectionOptions = {},
   ) {
-    if (endpoint.device !== tnic.device) {
-      throw new InputError(`endpoint ${endpoint.name} belongs to another device than device ${tnic.deviceId}`);
+    if (channel instanceof LinkEndpoint && channel.device !== tnic.device) {
+      throw new InputError(`endpoint ${channel.name} belongs to another device than device ${tnic.deviceId}`);
     }
     if (!Number.isInteger(session) || session < 0 || session >= MAX_SESSIONS) {
       throw new InputError(`session ${session} is out of range; use 0..${MAX_SESSIONS - 1}`);
@@ -96,6 +110,16 @@ export class Connection {
       throw new InputError(`maxHeld ${maxHeld} must be an integer of 0 or more`);
     }
     this.#hold = new HoldBuffer(maxHeld);
+    const gapTimeoutMs = options.gapTimeoutMs;
+    if (gapTimeoutMs !== undefined && !(Number.isFinite(gapTimeoutMs) && gapTimeoutMs > 0)) {
+      throw new InputError(`gapTimeoutMs ${gapTimeoutMs} must be a positive number of milliseconds`);
+    }
+    this.#gapTimeoutMs = gapTimeoutMs;
+  }
+
+  /** The error that ended the connection: a counter gap here, or a failed channel below. */
+  get error(): CounterGapError | TransportError | undefined {
+    return this.#failure ?? this.channel.error;
   }
 
   /** Messages delivered by poll so far. */
@@ -114,20 +138,26 @@ export class Connection {
 
   /** Attest `msg` with the next counter of the session and send it; returns the wire bytes. */
   async authSend(msg: Uint8Array): Promise<Uint8Array> {
+    const error = this.error;
+    if (error) throw error;
     const bytes = await this.tnic.localSend(this.session, msg);
-    this.endpoint.transmit(bytes);
+    this.channel.send(bytes);
     return bytes;
   }
 
   /** Send wire bytes from an earlier authSend again, unchanged, e.g. after a loss. */
   retransmit(bytes: Uint8Array): void {
-    this.endpoint.transmit(bytes);
+    this.channel.send(bytes);
   }
 
   /**
    * Verify every received message and return the accepted ones in counter
    * order; the number delivered is the returned length. A message with a
    * gap is held and delivered in a later poll once the gap fills.
+   *
+   * Throws the connection's error once it failed and nothing more can be
+   * delivered: CounterGapError for a gap that outlived gapTimeoutMs, or
+   * the channel's TransportError.
    */
   async poll(): Promise<ReceivedMessage[]> {
     // Overlapping polls run one after the other, so deliveries stay in counter order.
@@ -138,9 +168,46 @@ export class Connection {
 
   async #pollOnce(): Promise<ReceivedMessage[]> {
     const out: ReceivedMessage[] = [];
-    for (const bytes of this.endpoint.receive()) await this.#receive(bytes, out);
+    if (this.#failure === undefined) {
+      for (const bytes of this.channel.receive()) await this.#receive(bytes, out);
+    }
     this.#delivered += out.length;
+    this.#trackGap();
+
+    const error = this.error;
+    if (out.length === 0 && error) throw error;
     return out;
+  }
+
+  /**
+   * Start the gap timer when messages wait for a counter, and stop it when
+   * none wait. The timer only marks the gap as expired and wakes the
+   * reader, so messages that arrived but were not yet polled can still
+   * fill it; the connection fails only if the gap is still open after that.
+   */
+  #trackGap(): void {
+    const timeout = this.#gapTimeoutMs;
+    if (timeout === undefined || this.#failure) return;
+    if (this.#hold.size === 0) {
+      this.#gap?.cancel();
+      this.#gap = undefined;
+      return;
+    }
+    const awaited = this.#nextCounter;
+    if (this.#gap?.counter === awaited) {
+      if (this.#gap.expired) {
+        this.#failure = new CounterGapError(this.channel.name, this.session, awaited, this.#hold.size, timeout);
+      }
+      return;
+    }
+
+    this.#gap?.cancel();
+    const gap = { counter: awaited, expired: false, cancel: () => {} };
+    gap.cancel = this.channel.clock.setTimer(timeout, () => {
+      gap.expired = true;
+      return this.channel.onReadable?.();
+    });
+    this.#gap = gap;
   }
 
   async #receive(bytes: Uint8Array, out: ReceivedMessage[]): Promise<void> {
@@ -150,6 +217,7 @@ export class Connection {
     const result = await this.tnic.localVerify(bytes);
     if (result.accepted) {
       out.push(received(header, bytes));
+      this.#nextCounter = header.counter + 1n;
       await this.#releaseHeld(header.counter + 1n, out);
     } else if (result.reason === 'gap') {
       this.#holdEarly(header, bytes, result);
@@ -185,6 +253,7 @@ export class Connection {
   }
 
   #holdEarly(m: AttestedMessage, bytes: Uint8Array, result: VerifyResult): void {
+    if (result.expected !== undefined) this.#nextCounter = result.expected;
     if (this.#hold.has(m.counter)) {
       this.#reject('replayed', m, `${result.detail}; a copy of it is already held`);
     } else if (!this.#hold.put(m.counter, bytes)) {
@@ -206,6 +275,7 @@ export class Connection {
         return;
       }
       out.push(received(result.message!, bytes));
+      this.#nextCounter = next + 1n;
       next += 1n;
     }
   }

@@ -28,3 +28,24 @@ export class DeviceFaultError extends TnicError {
     this.name = 'DeviceFaultError';
   }
 }
+
+/**
+ * Messages held for a missing counter that never arrived: the peer's host
+ * withheld or lost it and did not send it again in time.
+ */
+export class CounterGapError extends TnicError {
+  constructor(
+    readonly connection: string,
+    readonly session: number,
+    readonly counter: bigint,
+    readonly held: number,
+    readonly timeoutMs: number,
+  ) {
+    super(
+      'counter-gap',
+      `connection ${connection}: counter ${counter} on session ${session} is missing and ` +
+        `${held} later messages are held; it did not arrive within ${timeoutMs} ms`,
+    );
+    this.name = 'CounterGapError';
+  }
+}

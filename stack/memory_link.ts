@@ -11,6 +11,7 @@
 
 import { InputError, TnicError } from '../sim/errors.ts';
 import type { TnicDevice } from './tnic_device.ts';
+import { WALL_CLOCK, type Clock, type MessageChannel, type ReadableHandler } from './transport.ts';
 
 export type EndName = 'a' | 'b';
 
@@ -58,6 +59,9 @@ export class Inbox {
     return this.#packets[this.#checkIndex(index)]!;
   }
 
+  /** Called after each packet arrives; the link neither awaits nor times anything. */
+  onPush: (() => void) | undefined;
+
   push(bytes: Uint8Array): void {
     if (this.#packets.length >= this.capacity) {
       throw new TnicError(
@@ -67,6 +71,7 @@ export class Inbox {
       );
     }
     this.#packets.push(bytes.slice());
+    this.onPush?.();
   }
 
   /** Remove and return every waiting packet, oldest first. */
@@ -120,9 +125,16 @@ export class Inbox {
   }
 }
 
-/** One end of the link: a device, its inbox, and the way to its peer. */
-export class LinkEndpoint {
+/**
+ * One end of the link: a device, its inbox, and the way to its peer. As a
+ * `MessageChannel` it delivers in inbox order, which the fault methods may
+ * change, and it never fails.
+ */
+export class LinkEndpoint implements MessageChannel {
   readonly inbox: Inbox;
+  readonly clock: Clock = WALL_CLOCK;
+  readonly error = undefined;
+  onReadable: ReadableHandler | undefined;
 
   constructor(
     readonly name: EndName,
@@ -131,6 +143,7 @@ export class LinkEndpoint {
     inboxCapacity: number,
   ) {
     this.inbox = new Inbox(name, inboxCapacity);
+    this.inbox.onPush = () => this.#notify();
   }
 
   get peer(): LinkEndpoint {
@@ -147,6 +160,23 @@ export class LinkEndpoint {
   /** Send wire bytes as they are, e.g. to retransmit an earlier message. */
   transmit(bytes: Uint8Array): void {
     this.link.deliver({ from: this.name, to: this.peer.name, bytes: bytes.slice() });
+  }
+
+  /** The `MessageChannel` name of transmit. */
+  send(bytes: Uint8Array): void {
+    this.transmit(bytes);
+  }
+
+  /** The last error that the readable handler raised; the link does not await the handler. */
+  handlerError: unknown;
+
+  #notify(): void {
+    const result = this.onReadable?.();
+    if (result instanceof Promise) {
+      result.catch((error: unknown) => {
+        this.handlerError = error;
+      });
+    }
   }
 
   /** Remove and return the received packets, oldest first; nothing is verified here. */
