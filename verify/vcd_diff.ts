@@ -1,9 +1,9 @@
 /**
- * Compares two VCD files signal by signal: signals are matched by their full
- * hierarchical name (scope path and name, without the bit range), values by
- * number, and the first time at which a signal present in both files has
- * different values is reported. Signals present in only one file are
- * counted, not compared.
+ * Compares two VCD files signal by signal. Signals are matched by their full
+ * hierarchical name (scope path and name, without the bit range) and values
+ * by number. The result is the first time at which a signal present in both
+ * files has different values. Signals present in only one file are counted,
+ * not compared.
  */
 
 import { readFileSync } from 'node:fs';
@@ -63,7 +63,7 @@ export function parseVcd(path: string): Vcd {
   return { names, changes };
 }
 
-/** A value as a canonical string: binary digits as a number, x and z kept. */
+/** Convert a value to a canonical string: binary digits as a hex number, x and z kept. */
 function canonical(value: string): string {
   if (/^[01]+$/.test(value)) return BigInt(`0b${value}`).toString(16);
   return value.toLowerCase();
