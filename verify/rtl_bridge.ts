@@ -1,8 +1,9 @@
 /**
  * The RTL backend: a long-running Verilator harness process
  * (verify/harness/tnic_harness.cpp) driven one request line per
- * transaction over a pipe. A batch is written at once and answered at once,
- * which costs one pipe round trip per batch rather than per transaction.
+ * transaction over a pipe. A batch is written at once and its results read
+ * at once, which costs one pipe round trip per batch rather than per
+ * transaction.
  */
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -183,7 +184,7 @@ export class RtlKernel implements AttestationKernel {
     await this.#control(`T ${path}`);
   }
 
-  /** Send a harness control line that answers "R ..." on success. */
+  /** Send a harness control line; the harness replies "R ..." on success. */
   async #control(line: string): Promise<void> {
     const [answer] = this.#send([line]);
     const reply = await answer!;

@@ -151,7 +151,7 @@ export class CycleKernel implements AttestationKernel {
   }
 
   async reset(): Promise<void> {
-    // The harness holds rst_n low for 4 edges; the model's reset is immediate.
+    // The harness keeps rst_n low for 4 edges, but the model's reset is immediate.
     this.kernel.reset();
     this.#resetInputs();
     this.cycle = 0;
@@ -182,11 +182,11 @@ export class CycleKernel implements AttestationKernel {
   }
 
   /**
-   * Run requests back to back, exactly as Harness::run_pipelined does: each
+   * Run requests back to back, exactly as Harness::run_pipelined does. Each
    * cycle the seeded generator decides, in this order, whether cmd_valid,
-   * in_valid and res_ready idle; words of accepted commands queue for the
-   * input stream; cycles of a result run from its accepting edge to the edge
-   * that raised res_valid for it.
+   * in_valid and res_ready idle. Words of accepted commands queue for the
+   * input stream. The cycles of a result run from its accepting edge to the
+   * edge that raised res_valid for it.
    */
   runPipelined(requests: readonly KernelRequest[], opt: PipeOptions): PipeRun {
     requests.forEach(checkRequest);

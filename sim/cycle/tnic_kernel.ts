@@ -96,7 +96,7 @@ export class TnicKernelCycle {
   res_counter_reg = 0n;
 
   readonly #sessMask: number;
-  /** Reused each cycle: the inputs every engine sees. */
+  /** Inputs of all engines, reused each cycle. */
   readonly #engineInputs: EngineInputs = {
     start: false,
     start_bypass: false,

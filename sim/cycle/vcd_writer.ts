@@ -3,9 +3,9 @@
  * Verilator gives the RTL (TOP, TOP.tnic_kernel, ...g_engine[i].u_engine,
  * ...u_engine.u_core, ...u_key_unit), so both traces overlay in a waveform
  * viewer and `tnic wave diff` can compare them. Timing follows the harness:
- * a clock period is 10 time units, rising edge at 10n, falling at 10n + 5;
- * at the rising edge the registers show their new values and the inputs
- * the values of the cycle that was just clocked.
+ * a clock period is 10 time units, with the rising edge at 10n and the
+ * falling edge at 10n + 5. At the rising edge the registers show their new
+ * values and the inputs show the values of the cycle just clocked.
  */
 
 import { createWriteStream, type WriteStream } from 'node:fs';
