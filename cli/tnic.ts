@@ -11,6 +11,7 @@ import { TnicError } from '../sim/errors.ts';
 import { registerBench } from './commands/bench.ts';
 import { registerCosim } from './commands/cosim.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerHw } from './commands/hw.ts';
 import { registerKernel } from './commands/kernel.ts';
 import { registerRun } from './commands/run.ts';
 import { registerSim } from './commands/sim.ts';
@@ -27,6 +28,7 @@ registerKernel(program);
 registerCosim(program);
 registerRun(program);
 registerSim(program);
+registerHw(program);
 registerBench(program);
 registerWave(program);
 

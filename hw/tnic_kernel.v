@@ -119,7 +119,10 @@ module tnic_kernel #(
 
     //----------------------------------------------------------------
     // Keystore and counters store. The raw key is never stored: only the
-    // HMAC inner and outer states computed by the key unit.
+    // HMAC inner and outer states computed by the key unit. Only
+    // key_valid_reg is reset; the memories have no reset, so they map to
+    // RAM, and a session's counters are zeroed when its key is loaded.
+    // Nothing reads a session's entries before its key is loaded.
     //----------------------------------------------------------------
     reg [N_SESSIONS-1:0] key_valid_reg;
     reg [255:0]          istate_mem   [0:N_SESSIONS-1];
@@ -321,12 +324,6 @@ module tnic_kernel #(
     always @(posedge clk) begin
         if (!rst_n) begin
             key_valid_reg <= {N_SESSIONS{1'b0}};
-            for (s = 0; s < N_SESSIONS; s = s + 1) begin
-                istate_mem[s]   <= 256'd0;
-                ostate_mem[s]   <= 256'd0;
-                send_cnt_mem[s] <= 64'd0;
-                recv_cnt_mem[s] <= 64'd0;
-            end
             for (s = 0; s < N_ENGINES; s = s + 1) begin
                 slot_op_mem[s]      <= OP_ATTEST;
                 slot_sess_mem[s]    <= {SESS_W{1'b0}};
@@ -429,6 +426,8 @@ module tnic_kernel #(
                     if (ku_done) begin
                         istate_mem[ser_sess]    <= ku_istate;
                         ostate_mem[ser_sess]    <= ku_ostate;
+                        send_cnt_mem[ser_sess]  <= 64'd0;
+                        recv_cnt_mem[ser_sess]  <= 64'd0;
                         key_valid_reg[ser_sess] <= 1'b1;
                         res_valid_reg           <= 1'b1;
                         res_status_reg          <= ST_OK;

@@ -384,6 +384,8 @@ export class TnicKernelCycle {
           const s = this.ser_session_reg;
           this.istate_mem[s] = c.kuIstate;
           this.ostate_mem[s] = c.kuOstate;
+          this.send_cnt_mem[s] = 0n;
+          this.recv_cnt_mem[s] = 0n;
           this.key_valid_reg[s] = true;
           this.#setResult(ST_OK);
           this.fe_state_reg = FE_IDLE;
