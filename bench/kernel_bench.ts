@@ -6,7 +6,7 @@
  * machine that runs it.
  */
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { CycleKernel } from '../sim/cycle/kernel_driver.ts';
@@ -15,6 +15,7 @@ import type { KernelRequest } from '../sim/kernel_port.ts';
 import { Prng } from '../sim/prng.ts';
 import { REPO_ROOT } from '../verify/build_rtl.ts';
 import { RtlKernel } from '../verify/rtl_bridge.ts';
+import { countRtlLines } from '../verify/rtl_lines.ts';
 
 /** The published prototype's attestation kernel (Alveo U280, HLS HMAC-SHA384). */
 export const PROTOTYPE = {
@@ -50,19 +51,6 @@ export interface KernelBench {
   simulatedCycles: number;
   prototype: typeof PROTOTYPE;
   machine: string;
-}
-
-/** Non-blank, non-comment lines of hw/: the kernel's trusted computing base. */
-export function countRtlLines(): number {
-  const hw = join(REPO_ROOT, 'hw');
-  let lines = 0;
-  for (const file of readdirSync(hw).filter((f) => f.endsWith('.v') || f.endsWith('.vh'))) {
-    for (const raw of readFileSync(join(hw, file), 'utf8').split('\n')) {
-      const line = raw.trim();
-      if (line !== '' && !line.startsWith('//')) lines++;
-    }
-  }
-  return lines;
 }
 
 function messages(rng: Prng, bytes: number, count: number, sessions: number): KernelRequest[] {
@@ -137,7 +125,7 @@ export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<Ker
       sessions: model.kernel.params.nSessions,
       cyclesPerByte: points,
       latency64Cycles: latency!.cycles,
-      rtlLines: countRtlLines(),
+      rtlLines: countRtlLines().total,
       lut: synth?.lut ?? null,
       ff: synth?.ff ?? null,
       bram: synth?.bram ?? null,
@@ -157,12 +145,12 @@ export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<Ker
 function readSynth(): { lut: number; ff: number; bram: number } | undefined {
   try {
     const data = JSON.parse(readFileSync(join(REPO_ROOT, 'bench', 'results', 'synth.json'), 'utf8')) as {
-      lut?: number;
-      ff?: number;
-      bram?: number;
+      configurations?: { config?: { sessions?: number; flatten?: boolean }; lut?: number; ff?: number; bramRamb36?: number }[];
     };
-    if (typeof data.lut !== 'number') return undefined;
-    return { lut: data.lut, ff: data.ff ?? 0, bram: data.bram ?? 0 };
+    // The default configuration: 16 sessions, hierarchy kept.
+    const d = data.configurations?.find((c) => c.config?.sessions === 16 && !c.config.flatten);
+    if (typeof d?.lut !== 'number') return undefined;
+    return { lut: d.lut, ff: d.ff ?? 0, bram: d.bramRamb36 ?? 0 };
   } catch {
     return undefined;
   }
