@@ -9,6 +9,7 @@ import { TnicError } from '../../sim/errors.ts';
 import type { Backend } from '../../stack/tnic_device.ts';
 import { runA2m } from '../../systems/a2m/run_a2m.ts';
 import { parseBackend, parseIntOption } from '../options.ts';
+import { registerRunSystems } from './run_systems.ts';
 
 const MAX_ENTRIES = 10_000_000;
 
@@ -41,4 +42,6 @@ export function registerRun(program: Command): void {
         throw new TnicError('a2m-failed', `${result.failed} of ${result.entries} entries failed verifyLookup`);
       }
     });
+
+  registerRunSystems(run);
 }

@@ -1,0 +1,117 @@
+/**
+ * `tnic run bft|cr --scenario NAME`: run one fault scenario of a replicated
+ * system on the seeded simulated network, print the scenario, its expected
+ * outcome, every check and whether the run met it, and exit non-zero if not.
+ */
+
+import type { Command } from 'commander';
+
+import { TnicError } from '../../sim/errors.ts';
+import { SimNetwork } from '../../stack/sim_network.ts';
+import type { Backend } from '../../stack/tnic_device.ts';
+import type { BatchSize } from '../../systems/bft/replica.ts';
+import { bftScenarios } from '../../systems/scenarios/bft_scenarios.ts';
+import { crScenarios } from '../../systems/scenarios/cr_scenarios.ts';
+import { findScenario, type Scenario, type ScenarioResult } from '../../systems/scenarios/scenario.ts';
+import { checkJepsenLog } from '../../verify/linearizability.ts';
+import { parseBackend, parseIntOption } from '../options.ts';
+
+interface SystemRunOptions {
+  scenario: string;
+  seed: number;
+  transport: string;
+  backend: Backend;
+  processes: number;
+  operations: number;
+  batch?: number;
+}
+
+const MAX_PROCESSES = 64;
+const MAX_OPERATIONS = 10_000;
+
+function parseTransport(value: string): string {
+  if (value !== 'sim') {
+    throw new TnicError('invalid-input', `transport '${value}' is not supported for system runs yet; use sim`);
+  }
+  return value;
+}
+
+function parseBatch(value: string): BatchSize {
+  const n = Number(value);
+  if (n !== 1 && n !== 8 && n !== 16) throw new TnicError('invalid-input', `--batch ${value} must be 1, 8 or 16`);
+  return n;
+}
+
+async function runScenario(system: string, scenario: Scenario, opts: SystemRunOptions): Promise<void> {
+  console.log(`system    ${system}`);
+  console.log(`scenario  ${scenario.name}`);
+  console.log(`expected  ${scenario.expected}`);
+  console.log(`seed      ${opts.seed} (transport sim, backend ${opts.backend})`);
+
+  const result: ScenarioResult = await scenario.run({
+    network: new SimNetwork(opts.seed),
+    backend: opts.backend,
+    seed: opts.seed,
+    checkHistory: (history) => checkJepsenLog(history, {}, `${system} ${scenario.name} history`).verdict,
+    log: (line) => console.error(line),
+  });
+
+  for (const c of result.checks) console.log(`  ${c.passed ? 'pass' : 'FAIL'}  ${c.name}: ${c.observed}`);
+  console.log(`operations ${result.completed} of ${result.operations} completed in ${result.virtualMs} virtual ms`);
+  console.log(`history   ${result.verdict}`);
+  console.log(`result    ${result.met ? 'met' : 'NOT met'}`);
+  if (!result.met) {
+    throw new TnicError(
+      'scenario-failed',
+      `${system} scenario ${scenario.name} did not meet its expected outcome (seed ${opts.seed})`,
+    );
+  }
+}
+
+function addCommonOptions(command: Command): Command {
+  return command
+    .requiredOption('--scenario <name>', 'fault scenario to run; an unknown name lists the valid ones')
+    .option(
+      '--seed <n>',
+      'seed of the network and workload (0..4294967295)',
+      parseIntOption('--seed', 0, 0xffff_ffff),
+      1,
+    )
+    .option('--transport <name>', 'network: sim (seeded simulated network)', parseTransport, 'sim')
+    .option('--backend <name>', 'device backend: model (TypeScript) or rtl (Verilator)', parseBackend, 'model')
+    .option(
+      '--processes <n>',
+      `client processes, each with one operation outstanding (1..${MAX_PROCESSES})`,
+      parseIntOption('--processes', 1, MAX_PROCESSES),
+      4,
+    )
+    .option(
+      '--operations <n>',
+      `operations per client process (1..${MAX_OPERATIONS})`,
+      parseIntOption('--operations', 1, MAX_OPERATIONS),
+      8,
+    );
+}
+
+/** Add `bft` and `cr` to the `tnic run` command. */
+export function registerRunSystems(run: Command): void {
+  addCommonOptions(
+    run.command('bft').description('run a fault scenario of the BFT key-value store (2f+1 = 3 replicas) and check it'),
+  )
+    .option('--batch <n>', 'requests per leader batch: 1, 8 or 16', parseBatch, 8)
+    .action(async (opts: SystemRunOptions) => {
+      const scenarios = bftScenarios({
+        batchSize: opts.batch as BatchSize,
+        processes: opts.processes,
+        operationsPerProcess: opts.operations,
+      });
+      await runScenario('bft', findScenario(scenarios, opts.scenario, 'bft'), opts);
+    });
+
+  addCommonOptions(
+    run.command('cr').description('run a fault scenario of the chain-replicated key-value store (3 nodes)'),
+  ).action(async (opts: SystemRunOptions) => {
+    const scenarios = crScenarios({ processes: opts.processes, operationsPerProcess: opts.operations });
+    await runScenario('cr', findScenario(scenarios, opts.scenario, 'cr'), opts);
+  });
+}

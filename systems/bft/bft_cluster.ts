@@ -1,0 +1,136 @@
+/**
+ * A BFT cluster on one network: 2f+1 replicas named r0 (the leader) to
+ * r2f, and one client node whose logical processes run a seeded workload.
+ *
+ * Sessions: replica i attests on session i and the client on session 2f+1.
+ * Every device holds the keys of all replicas' sessions, so any node can
+ * check any replica's message; only the leader and the client hold the
+ * client's session. Device ids are 1 + the replica index, and 100 for the client.
+ */
+
+import { Connection } from '../../api/connection.ts';
+import { InputError } from '../../api/errors.ts';
+import { MAX_SESSIONS, type Backend, type Tnic } from '../../api/tnic_api.ts';
+import { drawSessionKeys, openProvisioned } from '../replication/devices.ts';
+import { History } from '../replication/history.ts';
+import type { Network } from '../replication/network.ts';
+import { QuorumClient, type ReplicaIdentity } from '../replication/quorum_client.ts';
+import type { MachineKind } from '../replication/state_machine.ts';
+import { bftResults } from './messages.ts';
+import { BATCH_SIZES, BftReplica, type BatchSize, type BftBehavior } from './replica.ts';
+
+export const CLIENT_NAME = 'client';
+export const CLIENT_DEVICE = 100;
+
+export interface BftClusterOptions {
+  network: Network;
+  backend: Backend;
+  /** Byzantine replicas tolerated; the cluster has 2f+1 (default 1). */
+  f?: number;
+  machine: MachineKind;
+  batchSize: BatchSize;
+  batchTimeoutMs?: number;
+  gapTimeoutMs?: number;
+  /** Client processes, each with one operation outstanding at a time. */
+  processes: number;
+  operationsPerProcess: number;
+  /** Seeds the client workload. */
+  seed: number;
+  /** Misbehaviour per replica name; unnamed replicas are correct. */
+  behaviors?: Record<string, BftBehavior>;
+}
+
+export const DEFAULT_BATCH_TIMEOUT_MS = 5;
+export const DEFAULT_GAP_TIMEOUT_MS = 500;
+
+export class BftCluster {
+  private constructor(
+    readonly replicas: BftReplica[],
+    readonly client: QuorumClient,
+    readonly history: History,
+    readonly f: number,
+    private readonly devices: Tnic[],
+  ) {}
+
+  static async open(options: BftClusterOptions): Promise<BftCluster> {
+    const f = options.f ?? 1;
+    const n = 2 * f + 1;
+    if (!Number.isInteger(f) || f < 1 || n + 1 > MAX_SESSIONS) {
+      const maxF = Math.floor((MAX_SESSIONS - 2) / 2);
+      throw new InputError(
+        `f ${f} must be 1..${maxF}: 2f+1 replicas and a client need 2f+2 of ${MAX_SESSIONS} sessions`,
+      );
+    }
+    if (!BATCH_SIZES.includes(options.batchSize)) {
+      throw new InputError(`batch size ${options.batchSize} is not one of ${BATCH_SIZES.join(', ')}`);
+    }
+    const replicas: ReplicaIdentity[] = Array.from({ length: n }, (_, i) => ({
+      name: `r${i}`,
+      device: i + 1,
+      session: i,
+    }));
+    const client: ReplicaIdentity = { name: CLIENT_NAME, device: CLIENT_DEVICE, session: n };
+    for (const name of Object.keys(options.behaviors ?? {})) {
+      if (!replicas.some((r) => r.name === name)) throw new InputError(`behavior for unknown replica '${name}'`);
+    }
+
+    const replicaSessions = replicas.map((r) => r.session);
+    const keys = drawSessionKeys([...replicaSessions, client.session]);
+    const devices: Tnic[] = [];
+    try {
+      for (const [i, r] of replicas.entries()) {
+        const sessions = i === 0 ? [...replicaSessions, client.session] : replicaSessions;
+        devices.push(await openProvisioned(options.backend, r.device, sessions, keys));
+      }
+      devices.push(await openProvisioned(options.backend, client.device, [...replicaSessions, client.session], keys));
+    } catch (error) {
+      await Promise.all(devices.map((d) => d.close()));
+      throw error;
+    }
+
+    const built = replicas.map(
+      (_, index) =>
+        new BftReplica({
+          index,
+          replicas,
+          client,
+          tnic: devices[index]!,
+          network: options.network,
+          machine: options.machine,
+          batchSize: options.batchSize,
+          batchTimeoutMs: options.batchTimeoutMs ?? DEFAULT_BATCH_TIMEOUT_MS,
+          gapTimeoutMs: options.gapTimeoutMs ?? DEFAULT_GAP_TIMEOUT_MS,
+          behavior: options.behaviors?.[replicas[index]!.name] ?? { kind: 'correct' },
+        }),
+    );
+
+    const clientNode = options.network.node(CLIENT_NAME);
+    const channels = replicas.map((r) => clientNode.channel(r.name));
+    const clientDevice = devices.at(-1)!;
+    const history = new History();
+    const quorumClient = new QuorumClient({
+      tnic: clientDevice,
+      machine: options.machine,
+      entry: new Connection(clientDevice, channels[0]!, client.session, replicas[0]!.device),
+      resultChannels: channels,
+      replicas,
+      quorum: f + 1,
+      resultsOf: bftResults,
+      processes: options.processes,
+      operationsPerProcess: options.operationsPerProcess,
+      seed: options.seed,
+      history,
+    });
+    return new BftCluster(built, quorumClient, history, f, devices);
+  }
+
+  replica(name: string): BftReplica {
+    const replica = this.replicas.find((r) => r.identity.name === name);
+    if (replica === undefined) throw new InputError(`no replica named '${name}'`);
+    return replica;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.devices.map((d) => d.close()));
+  }
+}

@@ -1,0 +1,282 @@
+/**
+ * Fault scenarios of the BFT counter and key-value store (2f+1 replicas,
+ * f = 1: leader r0, followers r1 and r2, one client node). Each scenario
+ * runs a seeded key-value workload, checks its expected outcome and checks
+ * the client's history for linearizability.
+ */
+
+import type { RejectReason } from '../../api/connection.ts';
+import { BftCluster } from '../bft/bft_cluster.ts';
+import type { BatchSize, BftBehavior, BftReplica } from '../bft/replica.ts';
+import type { DetectionKind } from '../replication/detection.ts';
+import { SeededRandom } from '../replication/prng.ts';
+import { check, type Scenario, type ScenarioCheck, type ScenarioContext, type ScenarioResult } from './scenario.ts';
+import { delayEvery, forgeBefore, replayFirst } from './host_attacks.ts';
+
+export interface BftScenarioOptions {
+  batchSize?: BatchSize;
+  processes?: number;
+  operationsPerProcess?: number;
+}
+
+interface BftSetup {
+  behaviors?: Record<string, BftBehavior>;
+  prepare?(context: ScenarioContext, random: SeededRandom): void;
+  /** Runs at `atMs` of virtual time, e.g. to crash a node. */
+  midRun?: { atMs: number; action(context: ScenarioContext): void };
+  checks(cluster: BftCluster, context: ScenarioContext): ScenarioCheck[];
+}
+
+const MAX_EVENTS = 2_000_000;
+
+function rejections(replica: BftReplica, reason: RejectReason): number {
+  return replica.connections.reduce((sum, c) => sum + c.rejected[reason], 0);
+}
+
+function detected(replica: BftReplica, suspect: string, kind: DetectionKind): number {
+  return replica.detections.filter((d) => d.suspect === suspect && d.kind === kind).length;
+}
+
+async function runBft(
+  name: string,
+  expected: string,
+  setup: BftSetup,
+  context: ScenarioContext,
+  options: BftScenarioOptions,
+): Promise<ScenarioResult> {
+  const { network, seed } = context;
+  const batchSize = options.batchSize ?? 8;
+  const processes = options.processes ?? 4;
+  const operationsPerProcess = options.operationsPerProcess ?? 8;
+  const workload = `${processes} processes x ${operationsPerProcess} operations, batch ${batchSize}`;
+  context.log(`bft ${name}: seed ${seed}, ${workload}`);
+
+  const cluster = await BftCluster.open({
+    network,
+    backend: context.backend,
+    machine: 'kv',
+    batchSize,
+    processes,
+    operationsPerProcess,
+    seed,
+    behaviors: setup.behaviors,
+  });
+  try {
+    setup.prepare?.(context, new SeededRandom(seed ^ 0x5eed));
+    await cluster.client.start();
+    if (setup.midRun) {
+      await network.run({ untilMs: setup.midRun.atMs, maxEvents: MAX_EVENTS });
+      setup.midRun.action(context);
+    }
+    await network.run({ maxEvents: MAX_EVENTS });
+
+    const completed = cluster.client.completed;
+    cluster.history.closePending();
+    const history = cluster.history.toJepsenLog();
+    const verdict = context.checkHistory(history);
+    const checks = [
+      check('history is linearizable', verdict === 'linearizable', verdict),
+      ...setup.checks(cluster, context),
+    ];
+    const met = checks.every((c) => c.passed);
+    context.log(`bft ${name}: ${completed} operations completed, history ${verdict}, ${met ? 'met' : 'NOT met'}`);
+    return {
+      scenario: name,
+      expected,
+      seed,
+      checks,
+      met,
+      history,
+      verdict,
+      completed,
+      operations: processes * operationsPerProcess,
+      virtualMs: network.now,
+    };
+  } finally {
+    await cluster.close();
+  }
+}
+
+function allCompleted(cluster: BftCluster, total: number): ScenarioCheck {
+  const completed = cluster.client.completed;
+  return check('every operation completed', completed === total, `${completed} of ${total} completed`);
+}
+
+function scenario(
+  name: string,
+  expected: string,
+  setup: (options: BftScenarioOptions) => BftSetup,
+): (options?: BftScenarioOptions) => Scenario {
+  return (options = {}) => ({
+    name,
+    expected,
+    run: (context) => runBft(name, expected, setup(options), context, options),
+  });
+}
+
+const total = (o: BftScenarioOptions): number => (o.processes ?? 4) * (o.operationsPerProcess ?? 8);
+
+const baseline = scenario('baseline', 'no fault: every operation completes with no rejection', (o) => ({
+  checks: (cluster) => [
+    allCompleted(cluster, total(o)),
+    check(
+      'no detections',
+      cluster.replicas.every((r) => r.detections.length === 0),
+      `${cluster.replicas.reduce((n, r) => n + r.detections.length, 0)} detections`,
+    ),
+  ],
+}));
+
+const forged = scenario(
+  'forged-message',
+  'prevented: forged proposals and results fail the tag check, every operation completes',
+  (o) => ({
+    prepare: (context, random) => {
+      context.network.node('r0').byzantine = forgeBefore(['r1', 'client'], random);
+    },
+    checks: (cluster) => {
+      const r1 = cluster.replica('r1');
+      return [
+        check('r1 rejects forged proposals', rejections(r1, 'bad-tag') > 0, `${rejections(r1, 'bad-tag')} rejected`),
+        check(
+          'client rejects forged results',
+          cluster.client.rejected['bad-tag'] > 0,
+          `${cluster.client.rejected['bad-tag']} rejected`,
+        ),
+        check('r1 applied every batch', r1.appliedSeq === cluster.replica('r0').appliedSeq, `seq ${r1.appliedSeq}`),
+        allCompleted(cluster, total(o)),
+      ];
+    },
+  }),
+);
+
+const replayed = scenario(
+  'replayed-message',
+  'prevented: replayed proposals fail the counter check, replayed results are stale, every operation completes',
+  (o) => ({
+    prepare: (context) => {
+      context.network.node('r0').byzantine = replayFirst(2);
+    },
+    checks: (cluster) => {
+      const followers = cluster.replicas.slice(1);
+      const replays = followers.map((r) => rejections(r, 'replayed'));
+      return [
+        check('followers reject replays', replays.every((n) => n > 0), `rejected ${replays.join(', ')}`),
+        check('client drops stale results', cluster.client.rejected.stale > 0, `${cluster.client.rejected.stale}`),
+        allCompleted(cluster, total(o)),
+      ];
+    },
+  }),
+);
+
+const reordered = scenario(
+  'reordered-dropped',
+  'tolerated: lost, duplicated and reordered messages are delivered in counter order, every operation completes',
+  (o) => ({
+    prepare: (context) => {
+      context.network.setFaults({
+        minLatencyMs: 1,
+        maxLatencyMs: 6,
+        dropRate: 0.1,
+        duplicateRate: 0.1,
+        reorderRate: 0.2,
+        reorderDelayMs: 12,
+      });
+      context.network.node('r0').byzantine = delayEvery('r1', 3, 40);
+    },
+    checks: (cluster, context) => {
+      const r1 = cluster.replica('r1');
+      const stats = context.network.stats;
+      return [
+        check('network dropped frames', stats.dropped > 0, `${stats.dropped} dropped, ${stats.reordered} reordered`),
+        check('r1 held early proposals', rejections(r1, 'gap') > 0, `${rejections(r1, 'gap')} held`),
+        check(
+          'followers applied every batch',
+          cluster.replicas.every((r) => r.appliedSeq === cluster.replica('r0').appliedSeq),
+          cluster.replicas.map((r) => `${r.identity.name} seq ${r.appliedSeq}`).join(', '),
+        ),
+        allCompleted(cluster, total(o)),
+      ];
+    },
+  }),
+);
+
+const CRASH_AT_MS = 20;
+
+const crashed = scenario(
+  'crashed-follower',
+  'tolerated: with f = 1 the leader and one follower still answer, every operation completes',
+  (o) => ({
+    midRun: {
+      atMs: CRASH_AT_MS,
+      action: (context) => context.network.partition(['r2'], ['r0', 'r1', 'client']),
+    },
+    checks: (cluster) => {
+      const r0 = cluster.replica('r0');
+      const r2 = cluster.replica('r2');
+      return [
+        check('r2 stopped early', r2.appliedSeq < r0.appliedSeq, `r2 seq ${r2.appliedSeq}, r0 seq ${r0.appliedSeq}`),
+        check('leader reports r2 unreachable', detected(r0, 'r2', 'unreachable') > 0, `${detected(r0, 'r2', 'unreachable')}`),
+        allCompleted(cluster, total(o)),
+      ];
+    },
+  }),
+);
+
+const lying = scenario(
+  'lying-follower',
+  'prevented: r2 reports wrong outputs, the client never gets f+1 matching wrong results, correct replicas expose r2',
+  (o) => ({
+    behaviors: { r2: { kind: 'lying' } },
+    checks: (cluster) => {
+      const r2Device = cluster.replica('r2').identity.device;
+      const conflicts = cluster.client.conflicting.get(r2Device) ?? 0;
+      const exposedBy = cluster.replicas.filter((r) => detected(r, 'r2', 'output') > 0).map((r) => r.identity.name);
+      return [
+        check('client saw r2 disagree', conflicts > 0, `${conflicts} conflicting results from r2`),
+        check(
+          'r0 and r1 expose r2',
+          exposedBy.includes('r0') && exposedBy.includes('r1'),
+          `exposed by ${exposedBy.join(', ') || 'nobody'}`,
+        ),
+        allCompleted(cluster, total(o)),
+      ];
+    },
+  }),
+);
+
+const EQUIVOCATION_SEQ = 2;
+
+const equivocating = scenario(
+  'equivocating-leader',
+  'prevented: r0 attests two different proposals for one seq; the counters give every follower ' +
+    'the same order, so all apply the first and expose r0',
+  (o) => ({
+    behaviors: { r0: { kind: 'equivocating', atSeq: EQUIVOCATION_SEQ, victim: 'r2' } },
+    checks: (cluster) => {
+      const [r0, r1, r2] = [cluster.replica('r0'), cluster.replica('r1'), cluster.replica('r2')];
+      const exposedBy = [r1, r2].filter((r) => detected(r, 'r0', 'equivocation') > 0).map((r) => r.identity.name);
+      const leaderBatch = r0.digestOf(EQUIVOCATION_SEQ);
+      const same = (r: BftReplica): string => (r.digestOf(EQUIVOCATION_SEQ) === leaderBatch ? 'same' : 'different');
+      return [
+        check(
+          'followers apply the leader\'s first proposal',
+          r1.digestOf(EQUIVOCATION_SEQ) === leaderBatch && r2.digestOf(EQUIVOCATION_SEQ) === leaderBatch,
+          `r1 ${same(r1)}, r2 ${same(r2)}`,
+        ),
+        check('r1 and r2 expose r0', exposedBy.length === 2, `exposed by ${exposedBy.join(', ') || 'nobody'}`),
+        check(
+          'followers stay in step',
+          r1.appliedSeq === r0.appliedSeq && r2.appliedSeq === r0.appliedSeq,
+          cluster.replicas.map((r) => `${r.identity.name} seq ${r.appliedSeq}`).join(', '),
+        ),
+        allCompleted(cluster, total(o)),
+      ];
+    },
+  }),
+);
+
+/** Build every BFT scenario, in a fixed order. */
+export function bftScenarios(options: BftScenarioOptions = {}): Scenario[] {
+  return [baseline, forged, replayed, reordered, crashed, lying, equivocating].map((make) => make(options));
+}

@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { describe, expect, it } from 'vitest';
+
+import {
+  checkJepsenLog,
+  checkOperations,
+  HistoryFormatError,
+  parseJepsenLog,
+  type HistoryOperation,
+} from '../verify/linearizability.ts';
+
+const DATA = join(import.meta.dirname, 'data', 'jepsen');
+const verdicts = JSON.parse(readFileSync(join(DATA, 'verdicts.json'), 'utf8')) as Record<string, boolean>;
+
+/** Build a log from [process, type, f, value] rows. */
+function log(rows: [number, string, string, string][]): string {
+  return rows.map(([p, type, f, value]) => `INFO  jepsen.util - ${p}\t:${type}\t:${f}\t${value}\n`).join('');
+}
+
+describe('linearizability checker on Jepsen etcd histories', () => {
+  it.each(Object.entries(verdicts))('%s is linearizable: %s', (file, expected) => {
+    const result = checkJepsenLog(readFileSync(join(DATA, file), 'utf8'), {}, file);
+    expect(result.verdict, file).toBe(expected ? 'linearizable' : 'not-linearizable');
+  });
+});
+
+describe('linearizability checker', () => {
+  it('accepts overlapping write and read', () => {
+    const history = log([
+      [0, 'invoke', 'write', '1'],
+      [1, 'invoke', 'read', 'nil'],
+      [1, 'ok', 'read', '1'],
+      [0, 'ok', 'write', '1'],
+    ]);
+    expect(checkJepsenLog(history).verdict).toBe('linearizable');
+  });
+
+  it('rejects a stale read after a write', () => {
+    const history = log([
+      [0, 'invoke', 'write', '1'],
+      [0, 'ok', 'write', '1'],
+      [1, 'invoke', 'read', 'nil'],
+      [1, 'ok', 'read', 'nil'],
+    ]);
+    expect(checkJepsenLog(history).verdict).toBe('not-linearizable');
+  });
+
+  it('lets an info write take effect late', () => {
+    const history = log([
+      [0, 'invoke', 'write', '1'],
+      [0, 'info', 'write', ':timed-out'],
+      [1, 'invoke', 'read', 'nil'],
+      [1, 'ok', 'read', 'nil'],
+      [1, 'invoke', 'read', 'nil'],
+      [1, 'ok', 'read', '1'],
+    ]);
+    expect(checkJepsenLog(history).verdict).toBe('linearizable');
+  });
+
+  it('lets an info write never take effect', () => {
+    const history = log([
+      [0, 'invoke', 'write', '1'],
+      [0, 'info', 'write', ':timed-out'],
+      [1, 'invoke', 'read', 'nil'],
+      [1, 'ok', 'read', 'nil'],
+    ]);
+    expect(checkJepsenLog(history).verdict).toBe('linearizable');
+  });
+
+  it('rejects an info write taking effect before its invocation', () => {
+    const history = log([
+      [1, 'invoke', 'read', 'nil'],
+      [1, 'ok', 'read', '1'],
+      [0, 'invoke', 'write', '1'],
+      [0, 'info', 'write', ':timed-out'],
+    ]);
+    expect(checkJepsenLog(history).verdict).toBe('not-linearizable');
+  });
+
+  it('treats a failed cas as a mismatch', () => {
+    const history = log([
+      [0, 'invoke', 'write', '1'],
+      [0, 'ok', 'write', '1'],
+      [1, 'invoke', 'cas', '[1 2]'],
+      [1, 'fail', 'cas', '[1 2]'],
+    ]);
+    expect(checkJepsenLog(history).verdict, 'register held 1, so the cas had to swap').toBe('not-linearizable');
+  });
+
+  it('checks key-value histories per key', () => {
+    const history = log([
+      [0, 'invoke', 'write', '[a 1]'],
+      [0, 'ok', 'write', '[a 1]'],
+      [1, 'invoke', 'read', '[b nil]'],
+      [1, 'ok', 'read', '[b nil]'],
+      [1, 'invoke', 'cas', '[a [1 2]]'],
+      [1, 'ok', 'cas', '[a [1 2]]'],
+      [0, 'invoke', 'read', '[a nil]'],
+      [0, 'ok', 'read', '[a 1]'],
+    ]);
+    const result = checkJepsenLog(history);
+    expect(result.keys.get('b'), 'key b').toBe('linearizable');
+    expect(result.keys.get('a'), 'key a read 1 after the cas to 2').toBe('not-linearizable');
+    expect(result.verdict, 'whole history').toBe('not-linearizable');
+  });
+
+  it('checks counter increments', () => {
+    const good = log([
+      [0, 'invoke', 'incr', 'nil'],
+      [1, 'invoke', 'incr', 'nil'],
+      [1, 'ok', 'incr', '1'],
+      [0, 'ok', 'incr', '2'],
+    ]);
+    const duplicate = log([
+      [0, 'invoke', 'incr', 'nil'],
+      [0, 'ok', 'incr', '1'],
+      [1, 'invoke', 'incr', 'nil'],
+      [1, 'ok', 'incr', '1'],
+    ]);
+    expect(checkJepsenLog(good).verdict, 'either order').toBe('linearizable');
+    expect(checkJepsenLog(duplicate).verdict, 'two increments to 1').toBe('not-linearizable');
+  });
+
+  it('answers unknown when the budget runs out', () => {
+    // Many concurrent writes of distinct values and a read of none of them force a full search.
+    const ops: HistoryOperation[] = Array.from({ length: 60 }, (_, i) => ({
+      process: i,
+      key: '',
+      call: 1,
+      ret: 100,
+      f: 'write' as const,
+      value: i,
+    }));
+    ops.push({ process: 99, key: '', call: 1, ret: 100, f: 'read', output: 1000 });
+    expect(checkOperations(ops, { timeBudgetMs: 0 }).verdict).toBe('unknown');
+  });
+
+  it('rejects malformed logs', () => {
+    expect(() => parseJepsenLog(log([[0, 'ok', 'read', '1']])), 'completion without invocation').toThrow(HistoryFormatError);
+    expect(() => parseJepsenLog(log([[0, 'invoke', 'cas', '[1 2']])), 'unbalanced vector').toThrow(/misses a '\]'/);
+    expect(() => parseJepsenLog(log([[0, 'invoke', 'append', '1'], [0, 'ok', 'append', '1']])), 'unknown operation').toThrow(
+      /not read, write, cas or incr/,
+    );
+  });
+});
