@@ -5,13 +5,28 @@ import { join } from 'node:path';
 
 import type { Command } from 'commander';
 
+import { runBenchAll } from '../../bench/all.ts';
 import { runKernelBench } from '../../bench/kernel_bench.ts';
 import { runSoftwareBench } from '../../bench/software_attest.ts';
 import { RESULTS_DIR, writeBenchmarksPage } from '../../bench/report.ts';
+import { REPO_ROOT } from '../../verify/build_rtl.ts';
 import { parseIntOption } from '../options.ts';
 
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('run benchmarks and write bench/results and BENCHMARKS.md');
+
+  bench
+    .command('all')
+    .description('run every benchmark part (resumable) and write BENCHMARKS.md')
+    .option('--quick', 'small sizes and counts, for a smoke run', false)
+    .option('--fresh', 'rerun parts whose results file already exists', false)
+    .option('--out <dir>', 'folder for the JSON results', RESULTS_DIR)
+    .option('--page <file>', 'Markdown page to write', join(REPO_ROOT, 'BENCHMARKS.md'))
+    .action(async (opts: { quick: boolean; fresh: boolean; out: string; page: string }) => {
+      console.log(`bench all${opts.quick ? ' --quick' : ''}: results in ${opts.out}`);
+      await runBenchAll({ out: opts.out, quick: opts.quick, fresh: opts.fresh, log: (l) => console.log(l) });
+      console.log(`wrote ${writeBenchmarksPage(opts.out, opts.page)}`);
+    });
 
   bench
     .command('kernel')

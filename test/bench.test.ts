@@ -1,0 +1,39 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import type { KernelBench } from '../bench/kernel_bench.ts';
+import { REPO_ROOT } from '../verify/build_rtl.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'tnic-bench-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function tnic(args: string[]): { status: number | null; out: string } {
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'tnic.js'), ...args], { encoding: 'utf8', cwd: REPO_ROOT });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+describe('tnic bench all --quick', () => {
+  it('writes every part and the page, then resumes', () => {
+    const page = join(dir, 'BENCHMARKS.md');
+    const first = tnic(['bench', 'all', '--quick', '--out', dir, '--page', page]);
+    expect(first.status, first.out).toBe(0);
+
+    const kernel = JSON.parse(readFileSync(join(dir, 'kernel.json'), 'utf8')) as KernelBench;
+    expect(kernel.cyclesPerByte.map((p) => p.bytes)).toEqual([64, 4096]);
+    expect(kernel.latency64Cycles, 'isolated 64-byte ATTEST: 65 * 3 + 1').toBe(196);
+    expect(kernel.rtlLines).toBeGreaterThan(0);
+
+    const text = readFileSync(page, 'utf8');
+    expect(text).toContain('## Attestation kernel');
+    expect(text).toContain('## Software attest path');
+    expect(text).toContain('### Prototype profile against the published send-path anchors');
+
+    const second = tnic(['bench', 'all', '--quick', '--out', dir, '--page', page]);
+    expect(second.status, second.out).toBe(0);
+    expect(second.out.match(/kept /g)?.length, 'every part resumed from its file').toBe(3);
+  });
+});
