@@ -18,7 +18,8 @@ export function readJsonLines(path: string): { line: number; record: JsonRecord 
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(`cannot read input file ${path} (${code ?? String(err)}); check the path`);
+    const reason = code === 'ENOENT' ? 'not found' : code === 'EISDIR' ? 'is a folder' : code === 'EACCES' ? 'permission denied' : (code ?? String(err));
+    throw new InputError(`cannot read input file ${path}: ${reason}; check the path`);
   }
 
   const out: { line: number; record: JsonRecord }[] = [];
@@ -28,13 +29,17 @@ export function readJsonLines(path: string): { line: number; record: JsonRecord 
     try {
       value = JSON.parse(raw);
     } catch (err) {
-      throw new InputError(`${path}:${i + 1}: invalid JSON (${(err as Error).message})`);
+      // V8's message quotes the line, which may hold a key, so only its position is kept.
+      const position = /position (\d+)/.exec((err as Error).message)?.[1];
+      const at = position === undefined ? '' : ` at column ${Number(position) + 1}`;
+      throw new InputError(`${path}:${i + 1}: invalid JSON${at}; check quotes, commas and braces`);
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       throw new InputError(`${path}:${i + 1}: expected a JSON object per line`);
     }
     out.push({ line: i + 1, record: value as JsonRecord });
   });
+  if (out.length === 0) throw new InputError(`input file ${path} has no JSON lines; give one transaction per line`);
   return out;
 }
 
@@ -53,7 +58,8 @@ export class FieldReader {
   u32(name: string, max = 0xffffffff): number {
     const v = this.#get(name);
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
-      throw new InputError(`${this.where}: field '${name}' is ${JSON.stringify(v)}, expected an integer in 0..${max}`);
+      const shown = typeof v === 'number' ? String(v) : JSON.stringify(v);
+      throw new InputError(`${this.where}: field '${name}' is ${shown}, expected an integer in 0..${max}`);
     }
     return v;
   }
@@ -71,7 +77,12 @@ export class FieldReader {
   /** A u64 given as a decimal string (or a safe integer number). */
   counter(name: string): bigint {
     const v = this.#get(name);
-    const text = typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : v;
+    if (typeof v === 'number' && !Number.isSafeInteger(v)) {
+      throw new InputError(
+        `${this.where}: field '${name}' is a JSON number beyond 2^53, which JSON parsers round; give it as a decimal string`,
+      );
+    }
+    const text = typeof v === 'number' ? String(v) : v;
     if (typeof text !== 'string' || !/^\d{1,20}$/.test(text) || BigInt(text) > COUNTER_MAX) {
       throw new InputError(
         `${this.where}: field '${name}' is ${JSON.stringify(v)}, expected a decimal string in 0..${COUNTER_MAX}`,

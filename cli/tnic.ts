@@ -14,6 +14,7 @@ import { registerDemo } from './commands/demo.ts';
 import { registerHw } from './commands/hw.ts';
 import { registerKernel } from './commands/kernel.ts';
 import { registerRun } from './commands/run.ts';
+import { registerVerify } from './commands/verify.ts';
 import { registerSim } from './commands/sim.ts';
 import { registerWave } from './commands/wave.ts';
 
@@ -29,13 +30,38 @@ registerCosim(program);
 registerRun(program);
 registerSim(program);
 registerHw(program);
+registerVerify(program);
 registerBench(program);
 registerWave(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (!(err instanceof TnicError)) throw err;
-  console.error(`error: ${err.message}`);
-  process.exitCode = err.code === 'invalid-input' ? 2 : 1;
+  const fsError = fileSystemError(err);
+  if (fsError) {
+    console.error(`error: ${fsError}`);
+    process.exitCode = 2;
+  } else if (err instanceof TnicError) {
+    console.error(`error: ${err.message}`);
+    process.exitCode = err.code === 'invalid-input' ? 2 : 1;
+  } else {
+    throw err;
+  }
+}
+
+/** One line for a file-system error on a path the user gave (a file where a folder is expected, and so on). */
+function fileSystemError(err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException;
+  if (!(err instanceof Error) || typeof e.code !== 'string' || typeof e.path !== 'string') return undefined;
+  const reasons: Record<string, string> = {
+    ENOENT: 'not found',
+    EEXIST: 'a file exists there, but a folder is expected',
+    EISDIR: 'is a folder, but a file is expected',
+    ENOTDIR: 'a part of the path is a file, not a folder',
+    EACCES: 'permission denied',
+    EROFS: 'read-only file system',
+  };
+  const reason = reasons[e.code];
+  if (reason === undefined) return undefined;
+  return `${e.syscall ?? 'access'} ${e.path} failed: ${reason}; check the path`;
 }

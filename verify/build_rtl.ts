@@ -21,7 +21,7 @@ const BUILD_DIR = join(REPO_ROOT, 'build', 'rtl');
 
 export const RTL_SOURCES = ['tnic_sha256_core.v', 'tnic_engine.v', 'tnic_key_unit.v', 'tnic_kernel.v'];
 const RTL_INCLUDES = ['tnic_defs.vh'];
-const VERILATOR_FLAGS = ['--cc', '--exe', '--build', '-j', '2', '-O2', '-Wall', '--top-module', 'tnic_kernel'];
+export const VERILATOR_FLAGS = ['--cc', '--exe', '--build', '-j', '2', '-O2', '-Wall', '--top-module', 'tnic_kernel'];
 const TRACE_FLAGS = ['--trace', '-CFLAGS', '-DTNIC_TRACE'];
 
 /** Fail with the install command when Verilator is not on PATH. */

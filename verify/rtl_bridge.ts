@@ -87,6 +87,11 @@ export class RtlKernel implements AttestationKernel {
     this.#child.stdin.on('error', () => {});
   }
 
+  /** Start a harness binary built elsewhere (a mutated copy of hw/, for example). */
+  static fromBinary(binary: string): RtlKernel {
+    return new RtlKernel(binary);
+  }
+
   /** Build the harness if hw/ changed, then start it. */
   static async start(options: BuildOptions = {}): Promise<RtlKernel> {
     return new RtlKernel(ensureRtlBuilt(options));

@@ -11,6 +11,10 @@ import { readFileSync } from 'node:fs';
 import { InputError } from '../sim/errors.ts';
 
 interface Vcd {
+  /** The $timescale text, e.g. "1ps". */
+  timescale: string;
+  /** Last time stamp in the file. */
+  end: number;
   /** Full name -> identifier code. */
   names: Map<string, string>;
   /** Value changes in file order: time, identifier code, value. */
@@ -24,12 +28,18 @@ export function parseVcd(path: string): Vcd {
   } catch (err) {
     throw new InputError(`cannot read VCD file ${path} (${(err as NodeJS.ErrnoException).code ?? err}); check the path`);
   }
-  const tokens = text.split(/\s+/).filter((t) => t !== '');
+  const split = text.indexOf('$enddefinitions');
+  if (split < 0) throw new InputError(`${path} is not a VCD file: no $enddefinitions`);
+  const tokens = text.slice(0, split).split(/\s+/).filter((t) => t !== '');
   const names = new Map<string, string>();
+  const ids = new Set<string>();
   const scope: string[] = [];
+  let timescale = '';
   let i = 0;
-  for (; i < tokens.length && tokens[i] !== '$enddefinitions'; i++) {
-    if (tokens[i] === '$scope') {
+  for (; i < tokens.length; i++) {
+    if (tokens[i] === '$timescale') {
+      for (i++; i < tokens.length && tokens[i] !== '$end'; i++) timescale += tokens[i];
+    } else if (tokens[i] === '$scope') {
       scope.push(tokens[i + 2]!);
       i += 3;
     } else if (tokens[i] === '$upscope') {
@@ -40,27 +50,45 @@ export function parseVcd(path: string): Vcd {
       const name = tokens[i + 4]!;
       const full = [...scope, name].join('.');
       if (!names.has(full)) names.set(full, id);
+      ids.add(id);
       i += 4;
     }
   }
-  if (i >= tokens.length) throw new InputError(`${path} is not a VCD file: no $enddefinitions`);
 
+  // Value changes, line by line so that an error can name the line.
   const changes: Vcd['changes'] = [];
+  const firstLine = text.slice(0, split).split('\n').length;
+  const body = text.slice(split).split('\n');
   let time = 0;
-  for (i++; i < tokens.length; i++) {
-    const t = tokens[i]!;
-    if (t.startsWith('#')) {
-      time = Number(t.slice(1));
-    } else if (t[0] === 'b' || t[0] === 'B' || t[0] === 'r' || t[0] === 'R') {
-      changes.push({ time, id: tokens[i + 1]!, value: t.slice(1) });
-      i++;
-    } else if (t.startsWith('$')) {
-      // $dumpvars, $end and the like carry no value themselves.
-    } else {
-      changes.push({ time, id: t.slice(1), value: t[0]! });
+  body.forEach((raw, n) => {
+    const where = `${path}:${firstLine + n}`;
+    const fields = raw.trim().split(/\s+/).filter((f) => f !== '');
+    for (let k = 0; k < fields.length; k++) {
+      const t = fields[k]!;
+      let id: string;
+      let value: string;
+      if (t.startsWith('#')) {
+        const next = Number(t.slice(1));
+        if (!Number.isInteger(next) || next < 0) throw new InputError(`${where}: time ${t} is not a whole number`);
+        if (next < time) throw new InputError(`${where}: time ${t} is before the previous time #${time}`);
+        time = next;
+        continue;
+      } else if (t.startsWith('$')) {
+        continue; // $enddefinitions, $dumpvars, $end and the like carry no value.
+      } else if (/^[bBrR]/.test(t)) {
+        id = fields[++k] ?? '';
+        value = t.slice(1);
+      } else if (/^[01xXzZ]/.test(t)) {
+        id = t.slice(1);
+        value = t[0]!;
+      } else {
+        throw new InputError(`${where}: '${t.slice(0, 20)}' is not a VCD value change or time`);
+      }
+      if (!ids.has(id)) throw new InputError(`${where}: value change for undeclared identifier '${id}'`);
+      changes.push({ time, id, value });
     }
-  }
-  return { names, changes };
+  });
+  return { timescale, end: time, names, changes };
 }
 
 /** Convert a value to a canonical string: binary digits as a hex number, x and z kept. */
@@ -74,11 +102,20 @@ export interface WaveDiff {
   onlyA: number;
   onlyB: number;
   first?: { time: number; signal: string; a: string; b: string };
+  /** When no value differs but one trace ends first: the end times. */
+  ends?: { a: number; b: number };
 }
 
 export function diffVcd(pathA: string, pathB: string): WaveDiff {
   const a = parseVcd(pathA);
   const b = parseVcd(pathB);
+  if (a.timescale !== b.timescale) {
+    throw new InputError(
+      `timescales differ: ${pathA} has ${a.timescale || 'none'}, ${pathB} has ${b.timescale || 'none'}; ` +
+        'compare traces written with the same timescale',
+    );
+  }
+  const endTime = Math.min(a.end, b.end);
   const common = [...a.names.keys()].filter((n) => b.names.has(n));
   const byIdA = new Map<string, string[]>();
   const byIdB = new Map<string, string[]>();
@@ -94,6 +131,8 @@ export function diffVcd(pathA: string, pathB: string): WaveDiff {
   const result: WaveDiff = { common: common.length, onlyA: a.names.size - common.length, onlyB: b.names.size - common.length };
   while (ia < a.changes.length || ib < b.changes.length) {
     const time = Math.min(a.changes[ia]?.time ?? Infinity, b.changes[ib]?.time ?? Infinity);
+    // Past the end of the shorter trace nothing is compared.
+    if (time > endTime) break;
     const touched = new Set<string>();
     for (; ia < a.changes.length && a.changes[ia]!.time === time; ia++) {
       for (const n of byIdA.get(a.changes[ia]!.id) ?? []) {
@@ -116,5 +155,6 @@ export function diffVcd(pathA: string, pathB: string): WaveDiff {
       }
     }
   }
+  if (a.end !== b.end) result.ends = { a: a.end, b: b.end };
   return result;
 }

@@ -29,13 +29,17 @@ export function registerCosim(program: Command): void {
       parseIntOption('--stalls', 0, 99),
       20,
     )
-    .option('--vcd <dir>', 'first write DIR/rtl.vcd and DIR/model.vcd of the first --vcd-count transactions')
+    .option(
+      '--vcd <dir>',
+      'first trace the first --vcd-count transactions (at most --count) into DIR/rtl.vcd and DIR/model.vcd; ' +
+        'the Verilator trace takes about 2 MB per transaction',
+    )
     .option('--vcd-count <n>', 'transactions to trace with --vcd', parseIntOption('--vcd-count', 1, 100_000), 100)
     .action(async (opts: { seed?: number; count: number; stalls: number; vcd?: string; vcdCount: number }) => {
       const seed = opts.seed ?? randomSeed();
       console.log(`cosim: seed ${seed}, ${opts.count} transactions, stalls ${opts.stalls}% per channel`);
       if (opts.vcd) {
-        const requests = generateTransactions(seed, opts.vcdCount).map((t) => t.request);
+        const requests = generateTransactions(seed, Math.min(opts.vcdCount, opts.count)).map((t) => t.request);
         const stalls = { cmdStall: opts.stalls, inStall: opts.stalls, resStall: opts.stalls };
         const t = await traceBoth(opts.vcd, requests, { seed, ...stalls, trace: 0 }, { log: (l) => console.log(l) });
         console.log(`  wrote ${t.rtlVcd} and ${t.modelVcd} (${t.edges} cycles)`);

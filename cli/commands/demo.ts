@@ -53,7 +53,8 @@ async function pipelinedRate(model: CycleKernel, rtl: RtlKernel): Promise<string
   const span = r.results[count - 1]!.acceptEdge - r.results[0]!.acceptEdge;
   return (
     `    back to back, ${count} x 64 B on ${model.kernel.params.nEngines} engines: ` +
-    `${(span / ((count - 1) * 64)).toFixed(3)} cycles/byte sustained, ${r.edges} cycles in all, ` +
+    `${(span / ((count - 1) * 64)).toFixed(3)} cycles/byte sustained (first to last accepted command), ` +
+    `${r.edges} cycles with pipeline fill and drain, ` +
     'every cycle equal on model and RTL'
   );
 }

@@ -121,7 +121,12 @@ export function registerKernel(program: Command): void {
     )
     .requiredOption('--input <file>', 'JSON-lines file of attested messages')
     .option('--backend <name>', 'kernel backend: model or rtl', parseBackend, 'model' as Backend)
-    .option('--device <id>', "the verifying device's own id", deviceOption, 0)
+    .option(
+      '--device <id>',
+      "the verifying device's own id; the header uses each line's device field (the sender's)",
+      deviceOption,
+      0,
+    )
     .action(async (opts: { input: string; backend: Backend; device: number }) => {
       await runSteps(opts.backend, verifySteps(opts.input, opts.device));
     });

@@ -20,6 +20,10 @@ export function registerWave(program: Command): void {
         console.log(`first difference at time ${f.time}: ${f.signal}: ${a}=${f.a} ${b}=${f.b}`);
         throw new TnicError('wave-differ', `${a} and ${b} differ at time ${f.time} on ${f.signal}`);
       }
+      if (d.ends) {
+        console.log(`no difference on the common signals up to time ${Math.min(d.ends.a, d.ends.b)}`);
+        throw new TnicError('wave-differ', `${a} ends at time ${d.ends.a}, ${b} at time ${d.ends.b}`);
+      }
       console.log('no difference on the common signals');
     });
 }

@@ -1,0 +1,91 @@
+/**
+ * `tnic verify --mutants`: the mutation kill table. Seeded bugs go into
+ * copies of the reference model and of the RTL under build/mutants/, and
+ * every one must be caught by co-simulation, the HMAC vectors or the lock
+ * check. Exits non-zero when a baseline check fails or a mutant survives.
+ */
+
+import type { Command } from 'commander';
+
+import { InputError, TnicError } from '../../sim/errors.ts';
+import { failedChecks, formatKillTable, runKillTable } from '../../verify/mutants/kill_table.ts';
+import type { MutantTarget } from '../../verify/mutants/mutant.ts';
+import { parseIntOption } from '../options.ts';
+
+const TARGETS: Record<string, MutantTarget[]> = { model: ['model'], rtl: ['rtl'], all: ['model', 'rtl'] };
+
+function parseTarget(value: string): string {
+  if (!(value in TARGETS)) throw new InputError(`--target '${value}' is not one of: ${Object.keys(TARGETS).join(', ')}`);
+  return value;
+}
+
+function parseNames(value: string): string[] {
+  const names = value.split(',').map((n) => n.trim()).filter((n) => n.length > 0);
+  if (names.length === 0) throw new InputError(`--only '${value}' names no mutant`);
+  return names;
+}
+
+interface VerifyOptions {
+  mutants: boolean;
+  seed: number;
+  count: number;
+  /** A key of TARGETS. */
+  target: string;
+  only?: string[];
+}
+
+async function runMutants(opts: VerifyOptions): Promise<void> {
+  const started = Date.now();
+  const targets = TARGETS[opts.target]!;
+  console.log(
+    `verify --mutants: targets ${targets.join(', ')}, seed ${opts.seed}, ` +
+      `${opts.count} co-simulation transactions per mutant`,
+  );
+  const table = await runKillTable({
+    seed: opts.seed,
+    count: opts.count,
+    targets,
+    names: opts.only,
+    log: (line) => console.log(line),
+  });
+
+  console.log('');
+  for (const line of formatKillTable(table.mutants)) console.log(line);
+  const seconds = (Date.now() - started) / 1000;
+  const survivors = table.mutants.filter((row) => failedChecks(row.outcomes).length === 0);
+  console.log(
+    `\n${table.mutants.length - survivors.length} of ${table.mutants.length} mutants killed in ${seconds.toFixed(1)} s ` +
+      `(seed ${opts.seed})`,
+  );
+
+  const brokenBaseline = table.baseline.filter((row) => failedChecks(row.outcomes).length > 0);
+  if (brokenBaseline.length > 0) {
+    const failures = brokenBaseline.map((row) => `${row.target} (${failedChecks(row.outcomes).join(', ')})`).join(', ');
+    throw new TnicError(
+      'baseline-failed',
+      `the unmutated kernel failed checks: ${failures}, so the kill table is not valid; fix the kernel or the check first`,
+    );
+  }
+  if (survivors.length > 0) {
+    const names = survivors.map((row) => `${row.target} ${row.name}`).join(', ');
+    throw new TnicError(
+      'mutant-survived',
+      `${survivors.length} of ${table.mutants.length} mutants survived every check: ${names}; add a check that catches them`,
+    );
+  }
+}
+
+export function registerVerify(program: Command): void {
+  program
+    .command('verify')
+    .description('check that the verification catches seeded bugs (--mutants)')
+    .option('--mutants', 'run every mutant of the model and the RTL through the checks and print the kill table', false)
+    .option('--seed <n>', 'seed of the co-simulation transactions', parseIntOption('--seed', 0, 0xffffffff), 1)
+    .option('--count <n>', 'co-simulation transactions per mutant', parseIntOption('--count', 1, 1_000_000), 2000)
+    .option('--target <which>', 'mutants of the model, the rtl, or all', parseTarget, 'all')
+    .option('--only <names>', 'run only these mutants, comma-separated', parseNames)
+    .action(async (opts: VerifyOptions) => {
+      if (!opts.mutants) throw new InputError('no check selected: pass --mutants to run the mutation kill table');
+      await runMutants(opts);
+    });
+}
