@@ -5,7 +5,7 @@
  * its stack trace.
  */
 
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 
 import { TnicError } from '../sim/errors.ts';
 import { registerBench } from './commands/bench.ts';
@@ -22,7 +22,9 @@ const program = new Command();
 program
   .name('tnic')
   .description('Trusted NIC toolkit: attestation kernel (Verilog and TypeScript model), stack and systems')
-  .showHelpAfterError('(run with --help for usage)');
+  .showHelpAfterError('(run with --help for usage)')
+  // Usage errors exit 2 like the tool's own input checks; commander has printed them already.
+  .exitOverride();
 
 registerDemo(program);
 registerKernel(program);
@@ -38,7 +40,9 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   const fsError = fileSystemError(err);
-  if (fsError) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else if (fsError) {
     console.error(`error: ${fsError}`);
     process.exitCode = 2;
   } else if (err instanceof TnicError) {

@@ -1,5 +1,5 @@
 /**
- * `tnic run bft|cr --scenario NAME`: run one fault scenario of a replicated
+ * `tnic run bft|cr|peerreview --scenario NAME`: run one fault scenario of a
  * system on the seeded simulated network, print the scenario, its expected
  * outcome, every check and whether the run met it, and exit non-zero if not.
  */
@@ -12,6 +12,11 @@ import type { Backend } from '../../stack/tnic_device.ts';
 import type { BatchSize } from '../../systems/bft/replica.ts';
 import { bftScenarios } from '../../systems/scenarios/bft_scenarios.ts';
 import { crScenarios } from '../../systems/scenarios/cr_scenarios.ts';
+import {
+  findPeerReviewScenario,
+  peerReviewScenarios,
+  type PeerReviewScenario,
+} from '../../systems/scenarios/peerreview_scenarios.ts';
 import { findScenario, type Scenario, type ScenarioResult } from '../../systems/scenarios/scenario.ts';
 import { checkJepsenLog } from '../../verify/linearizability.ts';
 import { parseBackend, parseIntOption } from '../options.ts';
@@ -26,8 +31,19 @@ interface SystemRunOptions {
   batch?: number;
 }
 
+interface PeerReviewRunOptions {
+  scenario: string;
+  seed: number;
+  transport: string;
+  backend: Backend;
+  chunks: number;
+  auditInterval: number;
+}
+
 const MAX_PROCESSES = 64;
 const MAX_OPERATIONS = 10_000;
+const MAX_CHUNKS = 10_000;
+const MAX_AUDIT_INTERVAL_MS = 10_000;
 
 function parseTransport(value: string): string {
   if (value !== 'sim') {
@@ -68,7 +84,43 @@ async function runScenario(system: string, scenario: Scenario, opts: SystemRunOp
   }
 }
 
-function addCommonOptions(command: Command): Command {
+async function runPeerReviewScenario(scenario: PeerReviewScenario, opts: PeerReviewRunOptions): Promise<void> {
+  console.log('system    peerreview');
+  console.log(`scenario  ${scenario.name}`);
+  console.log(`expected  ${scenario.expected}`);
+  console.log(`seed      ${opts.seed} (transport sim, backend ${opts.backend})`);
+
+  const result = await scenario.run({
+    network: new SimNetwork(opts.seed),
+    backend: opts.backend,
+    seed: opts.seed,
+    log: (line) => console.error(line),
+  });
+
+  for (const c of result.checks) console.log(`  ${c.passed ? 'pass' : 'FAIL'}  ${c.name}: ${c.observed}`);
+  result.evidence.forEach((e, i) => {
+    const offline = result.offline[i]?.confirmed ? 'confirmed offline' : 'NOT confirmed offline';
+    console.log(`evidence  against ${e.accused}: ${e.finding.kind} at log entry ${e.finding.index}, ${offline}`);
+    console.log(`          ${e.finding.detail}`);
+  });
+  const audit = result.audit;
+  const auditBytes = audit.requestBytes + audit.responseBytes;
+  console.log(
+    `audit     ${audit.requests} requests, ${audit.responses} responses, ${auditBytes} bytes, ` +
+      `${audit.entriesAudited} log entries passed`,
+  );
+  console.log(`stream    ${result.chunks} chunks in ${result.virtualMs} virtual ms`);
+  console.log(`result    ${result.met ? 'met' : 'NOT met'}`);
+  if (!result.met) {
+    throw new TnicError(
+      'scenario-failed',
+      `peerreview scenario ${scenario.name} did not meet its expected outcome (seed ${opts.seed})`,
+    );
+  }
+}
+
+/** Options of every system run: the scenario, seed, transport and backend. */
+function addRunOptions(command: Command): Command {
   return command
     .requiredOption('--scenario <name>', 'fault scenario to run; an unknown name lists the valid ones')
     .option(
@@ -78,7 +130,12 @@ function addCommonOptions(command: Command): Command {
       1,
     )
     .option('--transport <name>', 'network: sim (seeded simulated network)', parseTransport, 'sim')
-    .option('--backend <name>', 'device backend: model (TypeScript) or rtl (Verilator)', parseBackend, 'model')
+    .option('--backend <name>', 'device backend: model (TypeScript) or rtl (Verilator)', parseBackend, 'model');
+}
+
+/** Options of the replicated systems: the run options and the client workload. */
+function addCommonOptions(command: Command): Command {
+  return addRunOptions(command)
     .option(
       '--processes <n>',
       `client processes, each with one operation outstanding (1..${MAX_PROCESSES})`,
@@ -93,7 +150,7 @@ function addCommonOptions(command: Command): Command {
     );
 }
 
-/** Add `bft` and `cr` to the `tnic run` command. */
+/** Add `bft`, `cr` and `peerreview` to the `tnic run` command. */
 export function registerRunSystems(run: Command): void {
   addCommonOptions(
     run.command('bft').description('run a fault scenario of the BFT key-value store (2f+1 = 3 replicas) and check it'),
@@ -114,4 +171,26 @@ export function registerRunSystems(run: Command): void {
     const scenarios = crScenarios({ processes: opts.processes, operationsPerProcess: opts.operations });
     await runScenario('cr', findScenario(scenarios, opts.scenario, 'cr'), opts);
   });
+
+  addRunOptions(
+    run
+      .command('peerreview')
+      .description('run a scenario of PeerReview (a source, two children and a witness) and check it'),
+  )
+    .option(
+      '--chunks <n>',
+      `chunks the source streams, one every 2 virtual ms (1..${MAX_CHUNKS})`,
+      parseIntOption('--chunks', 1, MAX_CHUNKS),
+      24,
+    )
+    .option(
+      '--audit-interval <ms>',
+      `virtual milliseconds between the witness's audit rounds (1..${MAX_AUDIT_INTERVAL_MS})`,
+      parseIntOption('--audit-interval', 1, MAX_AUDIT_INTERVAL_MS),
+      10,
+    )
+    .action(async (opts: PeerReviewRunOptions) => {
+      const scenarios = peerReviewScenarios({ chunks: opts.chunks, auditIntervalMs: opts.auditInterval });
+      await runPeerReviewScenario(findPeerReviewScenario(scenarios, opts.scenario), opts);
+    });
 }
