@@ -18,7 +18,8 @@ export function readJsonLines(path: string): { line: number; record: JsonRecord 
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'not found' : code === 'EISDIR' ? 'is a folder' : code === 'EACCES' ? 'permission denied' : (code ?? String(err));
+    const reasons: Record<string, string> = { ENOENT: 'not found', EISDIR: 'is a folder', EACCES: 'permission denied' };
+    const reason = reasons[code ?? ''] ?? code ?? String(err);
     throw new InputError(`cannot read input file ${path}: ${reason}; check the path`);
   }
 

@@ -1,8 +1,9 @@
 /**
  * The `tnic` command line. Every command throws TnicError for expected
- * failures (bad input, Verilator missing, a mismatch); this file prints its
- * message as one line and exits non-zero. Anything else is a bug and keeps
- * its stack trace.
+ * failures (bad input, Verilator missing, a mismatch), and this file prints
+ * its message as one line and exits non-zero. File-system errors on paths
+ * the user gave get one line too. Anything else is a bug and keeps its
+ * stack trace.
  */
 
 import { Command, CommanderError } from 'commander';
@@ -53,7 +54,7 @@ try {
   }
 }
 
-/** One line for a file-system error on a path the user gave (a file where a folder is expected, and so on). */
+/** Describe a file-system error on a path the user gave in one line, or return undefined for other errors. */
 function fileSystemError(err: unknown): string | undefined {
   const e = err as NodeJS.ErrnoException;
   if (!(err instanceof Error) || typeof e.code !== 'string' || typeof e.path !== 'string') return undefined;
