@@ -16,11 +16,11 @@ import { TnicError } from '../sim/errors.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const HW_DIR = join(REPO_ROOT, 'hw');
-const HARNESS_CPP = join(REPO_ROOT, 'verify', 'harness', 'tnic_harness.cpp');
+export const HARNESS_CPP = join(REPO_ROOT, 'verify', 'harness', 'tnic_harness.cpp');
 const BUILD_DIR = join(REPO_ROOT, 'build', 'rtl');
 
 export const RTL_SOURCES = ['tnic_sha256_core.v', 'tnic_engine.v', 'tnic_key_unit.v', 'tnic_kernel.v'];
-const RTL_INCLUDES = ['tnic_defs.vh'];
+export const RTL_INCLUDES = ['tnic_defs.vh'];
 export const VERILATOR_FLAGS = ['--cc', '--exe', '--build', '-j', '2', '-O2', '-Wall', '--top-module', 'tnic_kernel'];
 const TRACE_FLAGS = ['--trace', '-CFLAGS', '-DTNIC_TRACE'];
 
@@ -62,18 +62,44 @@ export function ensureRtlBuilt(options: BuildOptions = {}): string {
   const binary = join(target, 'tnic_harness');
   if (existsSync(binary)) return binary;
 
-  const version = verilatorVersion();
   const log = options.log ?? (() => {});
-  log(`building the RTL harness with ${version} into ${target}`);
   const started = Date.now();
+  buildHarness({ hwDir: HW_DIR, buildDir: BUILD_DIR, hash, flags, what: 'the RTL harness', log });
+  removeStaleBuilds(new Set([hash, ...currentHashes()]));
+  log(`built the RTL harness in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return binary;
+}
 
-  mkdirSync(BUILD_DIR, { recursive: true });
-  const scratch = join(BUILD_DIR, `tmp-${hash}-${process.pid}`);
+export interface HarnessBuild {
+  /** Folder with the RTL_SOURCES and includes to build. */
+  hwDir: string;
+  /** The binary goes to buildDir/hash/tnic_harness. */
+  buildDir: string;
+  hash: string;
+  flags: readonly string[];
+  /** Named in log lines and errors, e.g. "the RTL harness". */
+  what: string;
+  log: (line: string) => void;
+}
+
+/**
+ * Build the Verilator harness from `hwDir` into buildDir/hash/. The build
+ * runs in a private scratch folder that is renamed at the end, so
+ * concurrent builds of the same sources do not collide: the first rename
+ * wins and the others use its binary.
+ */
+export function buildHarness(b: HarnessBuild): string {
+  const target = join(b.buildDir, b.hash);
+  const binary = join(target, 'tnic_harness');
+  b.log(`building ${b.what} with ${verilatorVersion()} into ${target}`);
+
+  mkdirSync(b.buildDir, { recursive: true });
+  const scratch = join(b.buildDir, `tmp-${b.hash}-${process.pid}`);
   rmSync(scratch, { recursive: true, force: true });
   const args = [
-    ...flags,
-    `-I${HW_DIR}`,
-    ...RTL_SOURCES.map((f) => join(HW_DIR, f)),
+    ...b.flags,
+    `-I${b.hwDir}`,
+    ...RTL_SOURCES.map((f) => join(b.hwDir, f)),
     HARNESS_CPP,
     '-Mdir',
     scratch,
@@ -83,7 +109,7 @@ export function ensureRtlBuilt(options: BuildOptions = {}): string {
   const build = spawnSync('verilator', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (build.status !== 0) {
     const tail = `${build.stdout}\n${build.stderr}`.trim().split('\n').slice(-15).join('\n');
-    throw new TnicError('rtl-build-failed', `verilator build failed:\n${tail}`);
+    throw new TnicError('rtl-build-failed', `verilator build of ${b.what} failed:\n${tail}`);
   }
 
   try {
@@ -93,8 +119,6 @@ export function ensureRtlBuilt(options: BuildOptions = {}): string {
     if (!existsSync(binary)) throw err;
     rmSync(scratch, { recursive: true, force: true });
   }
-  removeStaleBuilds(new Set([hash, ...currentHashes()]));
-  log(`built the RTL harness in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return binary;
 }
 

@@ -8,19 +8,16 @@
  */
 
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { TnicError } from '../../sim/errors.ts';
-import { REPO_ROOT, RTL_SOURCES, VERILATOR_FLAGS, verilatorVersion } from '../build_rtl.ts';
+import { HARNESS_CPP, REPO_ROOT, RTL_INCLUDES, RTL_SOURCES, VERILATOR_FLAGS, buildHarness } from '../build_rtl.ts';
 import { RtlKernel } from '../rtl_bridge.ts';
 import { applyMutant, type Mutant } from './mutant.ts';
 import { MUTANT_BUILD_DIR } from './model_mutant.ts';
 
 const HW_DIR = join(REPO_ROOT, 'hw');
-const HARNESS_CPP = join(REPO_ROOT, 'verify', 'harness', 'tnic_harness.cpp');
-const RTL_INCLUDES = ['tnic_defs.vh'];
 
 /** Verilator flags of the plain (untraced) harness, the same as for hw/. */
 export const MUTANT_VERILATOR_FLAGS = VERILATOR_FLAGS;
@@ -69,37 +66,9 @@ export function buildRtlMutant(mutant: Mutant, options: RtlBuildOptions = {}): s
   mkdirSync(hwCopy, { recursive: true });
   for (const [file, text] of sources) writeFileSync(join(hwCopy, file), text);
 
-  const version = verilatorVersion();
   const log = options.log ?? (() => {});
-  log(`building the ${mutant.name} RTL harness with ${version} into ${target}`);
   const started = Date.now();
-
-  // Build in a private folder and rename, so that concurrent builds of the same mutant do not collide.
-  mkdirSync(buildDir, { recursive: true });
-  const scratch = join(buildDir, `tmp-${digest}-${process.pid}`);
-  rmSync(scratch, { recursive: true, force: true });
-  const args = [
-    ...MUTANT_VERILATOR_FLAGS,
-    `-I${hwCopy}`,
-    ...RTL_SOURCES.map((f) => join(hwCopy, f)),
-    HARNESS_CPP,
-    '-Mdir',
-    scratch,
-    '-o',
-    'tnic_harness',
-  ];
-  const build = spawnSync('verilator', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (build.status !== 0) {
-    const tail = `${build.stdout}\n${build.stderr}`.trim().split('\n').slice(-15).join('\n');
-    throw new TnicError('rtl-build-failed', `verilator build of mutant ${mutant.name} failed:\n${tail}`);
-  }
-  try {
-    renameSync(scratch, target);
-  } catch (err) {
-    // Another process finished the same build first; use its binary.
-    if (!existsSync(binary)) throw err;
-    rmSync(scratch, { recursive: true, force: true });
-  }
+  buildHarness({ hwDir: hwCopy, buildDir, hash: digest, flags: MUTANT_VERILATOR_FLAGS, what: `the ${mutant.name} RTL harness`, log });
 
   // Builds of older versions of this mutant; scratch folders of running builds stay.
   for (const entry of readdirSync(buildDir)) {
