@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { localAttestNs, measureSize, type SizeResult } from '../sim/nic/experiments.ts';
 import { compareAnchors, type AnchorComparison } from '../sim/nic/anchors.ts';
 import { getProfile, loadProfiles } from '../sim/nic/profiles.ts';
+import { runBaselineSystemsBench } from './baseline_systems.ts';
 import { runKernelBench } from './kernel_bench.ts';
 import { runSoftwareBench } from './software_attest.ts';
 
@@ -103,6 +104,11 @@ export async function runBenchAll(o: BenchAllOptions): Promise<string[]> {
       file: 'sim.json',
       title: 'NIC simulator: Attest per device, prototype anchors, send path (virtual time)',
       run: () => runSimBench(o.quick),
+    },
+    {
+      file: 'baseline_systems.json',
+      title: 'A2M and BFT per device: commands counted in real runs, latency charged in virtual time',
+      run: () => runBaselineSystemsBench({ quick: o.quick, log: o.log }),
     },
   ];
 

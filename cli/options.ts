@@ -3,6 +3,11 @@
 import { InputError } from '../sim/errors.ts';
 import { BACKENDS, type Backend } from '../stack/tnic_device.ts';
 
+/** Help text of every --backend option. */
+export const BACKEND_HELP =
+  'device backend: model (cycle model), rtl (Verilator), or the CPU baselines ssl-lib, ssl-server, ' +
+  'sgx, sev (software HMAC; sgx and sev only model the TEE latency)';
+
 export function parseBackend(value: string): Backend {
   if ((BACKENDS as readonly string[]).includes(value)) return value as Backend;
   throw new InputError(`--backend '${value}' is not a known backend; use one of: ${BACKENDS.join(', ')}`);

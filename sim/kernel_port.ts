@@ -61,8 +61,11 @@ export interface KernelResult {
 
 /** A kernel backend: requests run in order, one result per request. */
 export interface AttestationKernel {
-  /** model: cycle model; rtl: Verilator; reference: transaction-level model; icarus: cocotb. */
-  readonly backend: 'model' | 'rtl' | 'reference' | 'icarus';
+  /**
+   * model: cycle model; rtl: Verilator; reference: transaction-level model; icarus: cocotb;
+   * ssl-lib, ssl-server, sgx, sev: CPU baselines (stack/baselines/).
+   */
+  readonly backend: 'model' | 'rtl' | 'reference' | 'icarus' | 'ssl-lib' | 'ssl-server' | 'sgx' | 'sev';
   run(requests: readonly KernelRequest[]): Promise<KernelResult[]>;
   /** Pulse the reset input: keys, counters, device id and lock are cleared. */
   reset(): Promise<void>;

@@ -9,7 +9,7 @@ import { InputError, TnicError } from '../../sim/errors.ts';
 import type { AttestationKernel, KernelRequest, KernelResult } from '../../sim/kernel_port.ts';
 import { openKernel, type Backend } from '../../stack/kernel_backend.ts';
 import { FieldReader, readJsonLines } from '../jsonl.ts';
-import { parseBackend, parseIntOption } from '../options.ts';
+import { BACKEND_HELP, parseBackend, parseIntOption } from '../options.ts';
 
 /** A kernel request and, for the ones that answer an input line, how to print the result. */
 interface Step {
@@ -107,7 +107,7 @@ export function registerKernel(program: Command): void {
     .command('attest')
     .description('attest each message; input lines {"session":N,"key":"hex","msg":"hex"}')
     .requiredOption('--input <file>', 'JSON-lines file of messages')
-    .option('--backend <name>', 'kernel backend: model or rtl', parseBackend, 'model' as Backend)
+    .option('--backend <name>', BACKEND_HELP, parseBackend, 'model' as Backend)
     .option('--device <id>', 'device id written into every header', deviceOption, 0)
     .action(async (opts: { input: string; backend: Backend; device: number }) => {
       await runSteps(opts.backend, attestSteps(opts.input, opts.device));
@@ -120,7 +120,7 @@ export function registerKernel(program: Command): void {
         '{"session":N,"key":"hex","device":D,"counter":"decimal","msg":"hex","alpha":"hex"}',
     )
     .requiredOption('--input <file>', 'JSON-lines file of attested messages')
-    .option('--backend <name>', 'kernel backend: model or rtl', parseBackend, 'model' as Backend)
+    .option('--backend <name>', BACKEND_HELP, parseBackend, 'model' as Backend)
     .option(
       '--device <id>',
       "the verifying device's own id; the header uses each line's device field (the sender's)",

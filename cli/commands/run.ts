@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { TnicError } from '../../sim/errors.ts';
 import type { Backend } from '../../stack/tnic_device.ts';
 import { runA2m } from '../../systems/a2m/run_a2m.ts';
-import { parseBackend, parseIntOption } from '../options.ts';
+import { BACKEND_HELP, parseBackend, parseIntOption } from '../options.ts';
 import { registerRunSystems } from './run_systems.ts';
 
 const MAX_ENTRIES = 10_000_000;
@@ -25,7 +25,7 @@ export function registerRun(program: Command): void {
       parseIntOption('--entries', 1, MAX_ENTRIES),
       1000,
     )
-    .option('--backend <name>', 'device backend: model (TypeScript) or rtl (Verilator)', parseBackend, 'model')
+    .option('--backend <name>', BACKEND_HELP, parseBackend, 'model')
     .action(async (opts: { entries: number; backend: Backend }) => {
       const result = await runA2m({
         entries: opts.entries,

@@ -19,7 +19,7 @@ import {
 } from '../../systems/scenarios/peerreview_scenarios.ts';
 import { findScenario, type Scenario, type ScenarioResult } from '../../systems/scenarios/scenario.ts';
 import { checkJepsenLog } from '../../verify/linearizability.ts';
-import { parseBackend, parseIntOption } from '../options.ts';
+import { BACKEND_HELP, parseBackend, parseIntOption } from '../options.ts';
 
 interface SystemRunOptions {
   scenario: string;
@@ -130,7 +130,7 @@ function addRunOptions(command: Command): Command {
       1,
     )
     .option('--transport <name>', 'network: sim (seeded simulated network)', parseTransport, 'sim')
-    .option('--backend <name>', 'device backend: model (TypeScript) or rtl (Verilator)', parseBackend, 'model');
+    .option('--backend <name>', BACKEND_HELP, parseBackend, 'model');
 }
 
 /** Options of the replicated systems: the run options and the client workload. */

@@ -3,13 +3,22 @@
  * copies of the reference model and of the RTL under build/mutants/, and
  * every one must be caught by co-simulation, the HMAC vectors or the lock
  * check. Exits non-zero when a baseline check fails or a mutant survives.
+ *
+ * `tnic verify --protocol`: the bounded protocol model checker on the
+ * reference model, or on one model mutant with --mutant. Exits non-zero when
+ * a property is violated or an existence check is never reached.
  */
 
 import type { Command } from 'commander';
 
 import { InputError, TnicError } from '../../sim/errors.ts';
+import { findMutant } from '../../verify/mutants/catalog.ts';
 import { failedChecks, formatKillTable, runKillTable } from '../../verify/mutants/kill_table.ts';
 import type { MutantTarget } from '../../verify/mutants/mutant.ts';
+import { loadModelMutant } from '../../verify/mutants/model_mutant.ts';
+import { checkProtocol } from '../../verify/protocol/checker.ts';
+import { MAX_MESSAGES, MAX_SESSIONS, defaultBounds, exhaustiveDepth } from '../../verify/protocol/config.ts';
+import { failedProperties, formatReport } from '../../verify/protocol/report.ts';
 import { parseIntOption } from '../options.ts';
 
 const TARGETS: Record<string, MutantTarget[]> = { model: ['model'], rtl: ['rtl'], all: ['model', 'rtl'] };
@@ -27,6 +36,13 @@ function parseNames(value: string): string[] {
 
 interface VerifyOptions {
   mutants: boolean;
+  protocol: boolean;
+  sessions: number;
+  messages: number;
+  compromise: boolean;
+  checker: boolean;
+  depth?: number;
+  mutant?: string;
   seed: number;
   count: number;
   /** A key of TARGETS. */
@@ -75,17 +91,58 @@ async function runMutants(opts: VerifyOptions): Promise<void> {
   }
 }
 
+async function runProtocol(opts: VerifyOptions): Promise<void> {
+  const bounds = defaultBounds({
+    sessions: opts.sessions,
+    messages: opts.messages,
+    checker: opts.checker,
+    compromise: opts.compromise,
+    maxDepth: opts.depth ?? exhaustiveDepth(opts.sessions, opts.messages),
+  });
+  const mutant = opts.mutant === undefined ? undefined : findMutant(opts.mutant, 'model');
+  const model = await loadModelMutant(mutant);
+  const subject = mutant ? `model mutant ${mutant.name} (${mutant.description})` : 'reference model';
+
+  const report = checkProtocol(bounds, { model, subject, log: (line) => console.log(line) });
+  console.log('');
+  for (const line of formatReport(report)) console.log(line);
+
+  const failed = failedProperties(report);
+  if (failed.length > 0) {
+    throw new TnicError(
+      'property-violated',
+      `the protocol check of the ${subject} failed ${failed.join(', ')}; the traces above show how`,
+    );
+  }
+}
+
 export function registerVerify(program: Command): void {
   program
     .command('verify')
-    .description('check that the verification catches seeded bugs (--mutants)')
+    .description('model-check the protocol properties (--protocol) and check that seeded bugs are caught (--mutants)')
     .option('--mutants', 'run every mutant of the model and the RTL through the checks and print the kill table', false)
+    .option('--protocol', 'explore every interleaving of a small configuration against a network adversary', false)
+    .option('--sessions <n>', '--protocol: sessions from A to B', parseIntOption('--sessions', 1, MAX_SESSIONS), 2)
+    .option('--messages <n>', '--protocol: messages A sends per session', parseIntOption('--messages', 1, MAX_MESSAGES), 3)
+    .option('--compromise', '--protocol: let the adversary compromise one device and learn its keys', false)
+    .option('--no-checker', '--protocol: leave out device C, which checks forwarded messages with CHECK')
+    .option(
+      '--depth <n>',
+      '--protocol: actions per trace at most (default: enough to reach every state of the unmodified kernel)',
+      parseIntOption('--depth', 1, 64),
+    )
+    .option('--mutant <name>', '--protocol: check this model mutant in place of the reference model')
     .option('--seed <n>', 'seed of the co-simulation transactions', parseIntOption('--seed', 0, 0xffffffff), 1)
     .option('--count <n>', 'co-simulation transactions per mutant', parseIntOption('--count', 1, 1_000_000), 2000)
     .option('--target <which>', 'mutants of the model, the rtl, or all', parseTarget, 'all')
     .option('--only <names>', 'run only these mutants, comma-separated', parseNames)
     .action(async (opts: VerifyOptions) => {
-      if (!opts.mutants) throw new InputError('no check selected: pass --mutants to run the mutation kill table');
-      await runMutants(opts);
+      if (!opts.mutants && !opts.protocol) {
+        throw new InputError(
+          'no check selected: pass --protocol to model-check the protocol or --mutants to run the mutation kill table',
+        );
+      }
+      if (opts.protocol) await runProtocol(opts);
+      if (opts.mutants) await runMutants(opts);
     });
 }
