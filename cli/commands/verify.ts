@@ -17,7 +17,14 @@ import { failedChecks, formatKillTable, runKillTable } from '../../verify/mutant
 import type { MutantTarget } from '../../verify/mutants/mutant.ts';
 import { loadModelMutant } from '../../verify/mutants/model_mutant.ts';
 import { checkProtocol } from '../../verify/protocol/checker.ts';
-import { MAX_MESSAGES, MAX_SESSIONS, defaultBounds, exhaustiveDepth } from '../../verify/protocol/config.ts';
+import {
+  AUTH_RULES,
+  MAX_MESSAGES,
+  MAX_SESSIONS,
+  defaultBounds,
+  exhaustiveDepth,
+  type AuthRule,
+} from '../../verify/protocol/config.ts';
 import { failedProperties, formatReport } from '../../verify/protocol/report.ts';
 import { parseIntOption } from '../options.ts';
 
@@ -34,6 +41,11 @@ function parseNames(value: string): string[] {
   return names;
 }
 
+function parseAuthRule(value: string): AuthRule {
+  if ((AUTH_RULES as readonly string[]).includes(value)) return value as AuthRule;
+  throw new InputError(`--auth-rule '${value}' is not one of: ${AUTH_RULES.join(', ')}`);
+}
+
 interface VerifyOptions {
   mutants: boolean;
   protocol: boolean;
@@ -43,6 +55,7 @@ interface VerifyOptions {
   checker: boolean;
   depth?: number;
   mutant?: string;
+  authRule: AuthRule;
   seed: number;
   count: number;
   /** A key of TARGETS. */
@@ -98,6 +111,7 @@ async function runProtocol(opts: VerifyOptions): Promise<void> {
     checker: opts.checker,
     compromise: opts.compromise,
     maxDepth: opts.depth ?? exhaustiveDepth(opts.sessions, opts.messages),
+    authRule: opts.authRule,
   });
   const mutant = opts.mutant === undefined ? undefined : findMutant(opts.mutant, 'model');
   const model = await loadModelMutant(mutant);
@@ -109,10 +123,11 @@ async function runProtocol(opts: VerifyOptions): Promise<void> {
 
   const failed = failedProperties(report);
   if (failed.length > 0) {
-    throw new TnicError(
-      'property-violated',
-      `the protocol check of the ${subject} failed ${failed.join(', ')}; the traces above show how`,
-    );
+    const how =
+      report.violations.length > 0
+        ? 'the traces above show how'
+        : 'no reached state has a message A sent accepted, so the kernel rejects genuine messages';
+    throw new TnicError('property-violated', `the protocol check of the ${subject} failed ${failed.join(', ')}; ${how}`);
   }
 }
 
@@ -128,10 +143,17 @@ export function registerVerify(program: Command): void {
     .option('--no-checker', '--protocol: leave out device C, which checks forwarded messages with CHECK')
     .option(
       '--depth <n>',
-      '--protocol: actions per trace at most (default: enough to reach every state of the unmodified kernel)',
+      '--protocol: maximum actions per trace (default: enough to reach every state of the unmodified kernel)',
       parseIntOption('--depth', 1, 64),
     )
     .option('--mutant <name>', '--protocol: check this model mutant in place of the reference model')
+    .option(
+      '--auth-rule <rule>',
+      '--protocol: what excuses an accepted message A never sent: key-revealed (any holder of the session key ' +
+        'was compromised) or sender-compromised (A was)',
+      parseAuthRule,
+      'key-revealed',
+    )
     .option('--seed <n>', 'seed of the co-simulation transactions', parseIntOption('--seed', 0, 0xffffffff), 1)
     .option('--count <n>', 'co-simulation transactions per mutant', parseIntOption('--count', 1, 1_000_000), 2000)
     .option('--target <which>', 'mutants of the model, the rtl, or all', parseTarget, 'all')

@@ -6,7 +6,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -65,7 +65,11 @@ export async function loadModelMutant(mutant: Mutant | undefined): Promise<Kerne
     if (old !== fileName && /^tnic_kernel\.[0-9a-f]{12}\.ts$/.test(old)) rmSync(join(copyDir, old), { force: true });
   }
   const path = join(copyDir, fileName);
-  writeFileSync(path, text);
+  // Parallel test workers load the same mutant: write a private file and
+  // rename it into place, so no worker imports a half-written copy.
+  const scratch = `${path}.${process.pid}.tmp`;
+  writeFileSync(scratch, text);
+  renameSync(scratch, path);
 
   const module = (await import(pathToFileURL(path).href)) as { TnicKernelModel?: unknown };
   if (typeof module.TnicKernelModel !== 'function') {
