@@ -4,10 +4,11 @@
  */
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 
 import { REPO_ROOT } from '../verify/build_rtl.ts';
 import type { KernelBench } from './kernel_bench.ts';
+import { barChartSvg, type BarChart } from './svg_plot.ts';
 import type { SoftwarePoint } from './software_attest.ts';
 import type { SimBench } from './all.ts';
 import { baselineSystemsSection } from './baseline_report.ts';
@@ -142,16 +143,51 @@ export function writeBenchmarksPage(dir: string = RESULTS_DIR, page: string = jo
     'Generated from `bench/results/*.json`; rerun the `tnic bench` commands to refresh.',
     '',
   ];
+  // Plots go next to the results; the page links them relative to itself.
+  const plot = (name: string, chart: BarChart, caption: string): string => {
+    const file = join(dir, name);
+    writeFileSync(file, barChartSvg(chart));
+    return `![${caption}](${relative(dirname(page), file)})`;
+  };
+
   const kernelFile = join(dir, 'kernel.json');
   if (existsSync(kernelFile)) {
-    lines.push(...kernelSection(JSON.parse(readFileSync(kernelFile, 'utf8')) as KernelBench));
+    const k = JSON.parse(readFileSync(kernelFile, 'utf8')) as KernelBench;
+    lines.push(...kernelSection(k));
+    const chart: BarChart = {
+      title: 'Attestation kernel: clock cycles per byte, back to back (log scale)',
+      yLabel: 'cycles per byte',
+      categories: k.cyclesPerByte.map((s) => `${s.bytes} B`),
+      series: [
+        { name: 'this kernel (12 engines)', values: k.cyclesPerByte.map((s) => s.cyclesPerByte) },
+        {
+          name: 'prototype (one HLS core)',
+          values: k.cyclesPerByte.map((s) => (400 * (Math.ceil((s.bytes + 145) / 128) + 2) + 14) / s.bytes),
+        },
+      ],
+      log: true,
+    };
+    lines.push(plot('kernel_cycles_per_byte.svg', chart, 'cycles per byte by message size'), '');
   }
   const softwareFile = join(dir, 'software_attest.json');
   if (existsSync(softwareFile)) {
     lines.push(...softwareSection(JSON.parse(readFileSync(softwareFile, 'utf8')) as { machine: string; points: SoftwarePoint[] }));
   }
   const simFile = join(dir, 'sim.json');
-  if (existsSync(simFile)) lines.push(...simSection(JSON.parse(readFileSync(simFile, 'utf8')) as SimBench));
+  if (existsSync(simFile)) {
+    const s = JSON.parse(readFileSync(simFile, 'utf8')) as SimBench;
+    lines.push(...simSection(s));
+    const chart: BarChart = {
+      title: 'Attest latency of 64 bytes per device: published vs simulated',
+      yLabel: 'microseconds',
+      categories: s.attest.map((a) => a.profile),
+      series: [
+        { name: 'published', values: s.attest.map((a) => a.publishedUs) },
+        { name: 'simulated', values: s.attest.map((a) => a.oursUs) },
+      ],
+    };
+    lines.push(plot('attest_latency_64b.svg', chart, 'Attest latency per device'), '');
+  }
   const baselineFile = join(dir, 'baseline_systems.json');
   if (existsSync(baselineFile)) {
     lines.push(...baselineSystemsSection(JSON.parse(readFileSync(baselineFile, 'utf8')) as BaselineSystemsBench));
@@ -161,7 +197,7 @@ export function writeBenchmarksPage(dir: string = RESULTS_DIR, page: string = jo
     '',
     'Chain replication and PeerReview throughput per device (the published Figures 11 and 12), A2M lookups per ' +
       'device, BFT on each baseline device in turn (the BFT part runs on ssl-lib devices and costs the same commands ' +
-      'for every device), real-process runs over UDP, and SVG plots.',
+      'for every device), and real-process runs over UDP.',
     '',
   );
   writeFileSync(page, lines.join('\n'));

@@ -31,6 +31,12 @@ describe('tnic bench all --quick', () => {
     expect(text).toContain('## Attestation kernel');
     expect(text).toContain('## Software attest path');
     expect(text).toContain('### Prototype profile against the published send-path anchors');
+    for (const plot of ['kernel_cycles_per_byte.svg', 'attest_latency_64b.svg']) {
+      const svg = readFileSync(join(dir, plot), 'utf8');
+      expect(svg.startsWith('<svg '), `${plot} is an SVG document`).toBe(true);
+      expect(svg.match(/<rect /g)?.length ?? 0, `${plot} draws its bars`).toBeGreaterThan(4);
+      expect(text, `the page links ${plot}`).toContain(`(${plot})`);
+    }
 
     const second = tnic(['bench', 'all', '--quick', '--out', dir, '--page', page]);
     expect(second.status, second.out).toBe(0);
