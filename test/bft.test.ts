@@ -39,6 +39,12 @@ describe('bft fault scenarios', () => {
     for (const c of result.checks) expect(c.passed, `${c.name} (${c.observed})`).toBe(true);
   });
 
+  it('partition and heal with batch 1', async () => {
+    const scenario = findScenario(bftScenarios({ batchSize: 1, processes: 4, operationsPerProcess: 6 }), 'partition-and-heal', 'bft');
+    const result = await scenario.run(context(SEED));
+    for (const c of result.checks) expect(c.passed, `${c.name} (${c.observed})`).toBe(true);
+  });
+
   it('forged message on rtl', async () => {
     const scenario = findScenario(bftScenarios({ processes: 2, operationsPerProcess: 4 }), 'forged-message', 'bft');
     const result = await scenario.run(context(SEED, 'rtl'));
@@ -110,5 +116,6 @@ describe('bft cluster', () => {
     await expect(BftCluster.open({ ...base, batchSize: 4 as BatchSize }), 'batch size').rejects.toThrow(/batch size 4/);
     await expect(BftCluster.open({ ...base, batchSize: 8, f: 8 }), 'f too large').rejects.toThrow(/f 8 must be/);
     await expect(BftCluster.open({ ...base, batchSize: 8, behaviors: { r9: { kind: 'lying' } } }), 'unknown replica').rejects.toThrow(/r9/);
+    await expect(BftCluster.open({ ...base, batchSize: 8, extraClients: ['r1'] }), 'extra client name').rejects.toThrow(/'r1' is already used/);
   });
 });

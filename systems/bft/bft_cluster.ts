@@ -6,6 +6,11 @@
  * Every device holds the keys of all replicas' sessions, so any node can
  * check any replica's message; only the leader and the client hold the
  * client's session. Device ids are 1 + the replica index, and 100 for the client.
+ *
+ * Extra clients (e.g. a Byzantine one) get device 101, 102, ... and sessions
+ * 2f+2, 2f+3, ...; only the leader and the extra client's own device hold
+ * its session. Client k (the main client is 0) may name only the processes
+ * k * PROCESSES_PER_CLIENT up to the next client's first process.
  */
 
 import { Connection } from '../../api/connection.ts';
@@ -17,7 +22,14 @@ import type { Network } from '../replication/network.ts';
 import { QuorumClient, type ReplicaIdentity } from '../replication/quorum_client.ts';
 import type { MachineKind } from '../replication/state_machine.ts';
 import { bftResults } from './messages.ts';
-import { BATCH_SIZES, BftReplica, type BatchSize, type BftBehavior } from './replica.ts';
+import {
+  BATCH_SIZES,
+  BftReplica,
+  PROCESSES_PER_CLIENT,
+  type BatchSize,
+  type BftBehavior,
+  type BftClient,
+} from './replica.ts';
 
 export const CLIENT_NAME = 'client';
 export const CLIENT_DEVICE = 100;
@@ -38,6 +50,14 @@ export interface BftClusterOptions {
   seed: number;
   /** Misbehaviour per replica name; unnamed replicas are correct. */
   behaviors?: Record<string, BftBehavior>;
+  /** Node names of further clients that the leader accepts requests from; none by default. */
+  extraClients?: readonly string[];
+}
+
+/** A further client's identity and its provisioned device, for a caller that drives it. */
+export interface ExtraClient {
+  identity: BftClient;
+  tnic: Tnic;
 }
 
 export const DEFAULT_BATCH_TIMEOUT_MS = 5;
@@ -49,16 +69,24 @@ export class BftCluster {
     readonly client: QuorumClient,
     readonly history: History,
     readonly f: number,
+    readonly extraClients: ExtraClient[],
     private readonly devices: Tnic[],
   ) {}
 
   static async open(options: BftClusterOptions): Promise<BftCluster> {
     const f = options.f ?? 1;
     const n = 2 * f + 1;
-    if (!Number.isInteger(f) || f < 1 || n + 1 > MAX_SESSIONS) {
-      const maxF = Math.floor((MAX_SESSIONS - 2) / 2);
+    const extraNames = options.extraClients ?? [];
+    if (!Number.isInteger(f) || f < 1 || n + 1 + extraNames.length > MAX_SESSIONS) {
+      const maxF = Math.floor((MAX_SESSIONS - 2 - extraNames.length) / 2);
       throw new InputError(
-        `f ${f} must be 1..${maxF}: 2f+1 replicas and a client need 2f+2 of ${MAX_SESSIONS} sessions`,
+        `f ${f} must be 1..${maxF}: 2f+1 replicas and ${1 + extraNames.length} clients ` +
+          `need 2f+${2 + extraNames.length} of ${MAX_SESSIONS} sessions`,
+      );
+    }
+    if (options.processes > PROCESSES_PER_CLIENT) {
+      throw new InputError(
+        `processes ${options.processes} is more than the ${PROCESSES_PER_CLIENT} a client may use; use fewer`,
       );
     }
     if (!BATCH_SIZES.includes(options.batchSize)) {
@@ -69,18 +97,40 @@ export class BftCluster {
       device: i + 1,
       session: i,
     }));
-    const client: ReplicaIdentity = { name: CLIENT_NAME, device: CLIENT_DEVICE, session: n };
+    const client: BftClient = {
+      name: CLIENT_NAME,
+      device: CLIENT_DEVICE,
+      session: n,
+      firstProcess: 0,
+      processCount: PROCESSES_PER_CLIENT,
+    };
+    const extras: BftClient[] = extraNames.map((name, i) => ({
+      name,
+      device: CLIENT_DEVICE + 1 + i,
+      session: n + 1 + i,
+      firstProcess: (i + 1) * PROCESSES_PER_CLIENT,
+      processCount: PROCESSES_PER_CLIENT,
+    }));
     for (const name of Object.keys(options.behaviors ?? {})) {
       if (!replicas.some((r) => r.name === name)) throw new InputError(`behavior for unknown replica '${name}'`);
     }
+    const taken = [...replicas.map((r) => r.name), CLIENT_NAME];
+    for (const name of extraNames) {
+      if (taken.includes(name)) throw new InputError(`extra client name '${name}' is already used by another node`);
+      taken.push(name);
+    }
 
     const replicaSessions = replicas.map((r) => r.session);
-    const keys = drawSessionKeys([...replicaSessions, client.session]);
+    const extraSessions = extras.map((c) => c.session);
+    const keys = drawSessionKeys([...replicaSessions, client.session, ...extraSessions]);
     const devices: Tnic[] = [];
     try {
       for (const [i, r] of replicas.entries()) {
-        const sessions = i === 0 ? [...replicaSessions, client.session] : replicaSessions;
+        const sessions = i === 0 ? [...replicaSessions, client.session, ...extraSessions] : replicaSessions;
         devices.push(await openProvisioned(options.backend, r.device, sessions, keys));
+      }
+      for (const extra of extras) {
+        devices.push(await openProvisioned(options.backend, extra.device, [extra.session], keys));
       }
       devices.push(await openProvisioned(options.backend, client.device, [...replicaSessions, client.session], keys));
     } catch (error) {
@@ -94,6 +144,7 @@ export class BftCluster {
           index,
           replicas,
           client,
+          extraClients: extras,
           tnic: devices[index]!,
           network: options.network,
           machine: options.machine,
@@ -121,7 +172,8 @@ export class BftCluster {
       seed: options.seed,
       history,
     });
-    return new BftCluster(built, quorumClient, history, f, devices);
+    const extraClients = extras.map((identity, i) => ({ identity, tnic: devices[n + i]! }));
+    return new BftCluster(built, quorumClient, history, f, extraClients, devices);
   }
 
   replica(name: string): BftReplica {

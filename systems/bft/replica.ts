@@ -48,11 +48,34 @@ export type BftBehavior =
    */
   | { kind: 'equivocating'; atSeq: number; victim: string };
 
+/** Number of process ids each client owns: client k may name processes k * PROCESSES_PER_CLIENT and up. */
+export const PROCESSES_PER_CLIENT = 10_000_000;
+
+/** A client whose requests the leader accepts. It may name only the processes in its range. */
+export interface BftClient extends ReplicaIdentity {
+  firstProcess: number;
+  processCount: number;
+}
+
+/** Authenticated requests the leader discarded, by reason. */
+export interface RequestRejections {
+  /** The request names a process that belongs to another client. */
+  'foreign-process': number;
+  /** The request id was already applied or is queued: a retry, or a second operation under one id. */
+  'duplicate-id': number;
+}
+
 export interface BftReplicaOptions {
   /** Position in `replicas`; 0 is the leader. */
   index: number;
   replicas: readonly ReplicaIdentity[];
-  client: ReplicaIdentity;
+  /** The client that receives the results; the leader accepts its requests too. */
+  client: BftClient;
+  /**
+   * Further clients whose requests the leader accepts.
+   * NOTE: results go to `client` only, so these clients submit requests but never learn their outputs.
+   */
+  extraClients?: readonly BftClient[];
   tnic: Tnic;
   network: Network;
   machine: MachineKind;
@@ -73,7 +96,9 @@ export class BftReplica {
   appliedSeq = 0;
   /** Followers that acknowledged each batch (leader only). */
   readonly acks = new Map<number, Set<number>>();
-  /** Connections that receive from the peers and, on the leader, from the client. */
+  /** Authenticated client requests that the leader discarded (leader only). */
+  readonly requestRejections: RequestRejections = { 'foreign-process': 0, 'duplicate-id': 0 };
+  /** Connections that receive from the peers and, on the leader, from every client. */
   readonly connections: Connection[] = [];
 
   #serial = new SerialQueue();
@@ -105,10 +130,12 @@ export class BftReplica {
 
     this.#clientChannel = node.channel(options.client.name);
     if (this.isLeader) {
-      const client = options.client;
-      const connection = new Connection(options.tnic, this.#clientChannel, client.session, client.device);
-      this.connections.push(connection);
-      this.#clientChannel.onReadable = () => this.#serial.run(() => this.#pollClient(connection));
+      for (const client of [options.client, ...(options.extraClients ?? [])]) {
+        const channel = client === options.client ? this.#clientChannel : node.channel(client.name);
+        const connection = new Connection(options.tnic, channel, client.session, client.device);
+        this.connections.push(connection);
+        channel.onReadable = () => this.#serial.run(() => this.#pollClient(connection, client));
+      }
     }
   }
 
@@ -154,16 +181,26 @@ export class BftReplica {
     }
   }
 
-  async #pollClient(connection: Connection): Promise<void> {
-    for (const m of await this.#poll(connection, this.options.client.name)) {
+  async #pollClient(connection: Connection, client: BftClient): Promise<void> {
+    for (const m of await this.#poll(connection, client.name)) {
       const payload = decodeJson(m.msg);
       const request = isRecord(payload) && payload.t === 'request' ? parseRequest(payload) : undefined;
       if (request === undefined) {
-        this.#detect(this.options.client.name, 'malformed', `counter ${m.counter} is not a valid request`);
+        this.#detect(client.name, 'malformed', `counter ${m.counter} is not a valid request`);
+        continue;
+      }
+      // Request ids are unique per process, so a client naming another client's process could
+      // take over that client's ids. The session authenticates the client, so its range applies.
+      const offset = request.process - client.firstProcess;
+      if (offset < 0 || offset >= client.processCount) {
+        this.requestRejections['foreign-process'] += 1;
         continue;
       }
       const key = requestKey(request);
-      if (this.#executor.hasApplied(request) || this.#queued.has(key)) continue;
+      if (this.#executor.hasApplied(request) || this.#queued.has(key)) {
+        this.requestRejections['duplicate-id'] += 1;
+        continue;
+      }
       this.#queue.push(request);
       this.#queued.add(key);
     }

@@ -5,10 +5,12 @@
  * the client's history for linearizability.
  */
 
-import type { RejectReason } from '../../api/connection.ts';
-import { BftCluster } from '../bft/bft_cluster.ts';
+import type { Connection, RejectReason } from '../../api/connection.ts';
+import { BftCluster, CLIENT_DEVICE, CLIENT_NAME } from '../bft/bft_cluster.ts';
+import { FORBIDDEN_VALUE, runByzantineClient, type ByzantineClientReport } from '../bft/byzantine_client.ts';
 import type { BatchSize, BftBehavior, BftReplica } from '../bft/replica.ts';
 import type { DetectionKind } from '../replication/detection.ts';
+import { requestKey } from '../replication/request.ts';
 import { SeededRandom } from '../replication/prng.ts';
 import { check, type Scenario, type ScenarioCheck, type ScenarioContext, type ScenarioResult } from './scenario.ts';
 import { delayEvery, forgeBefore, replayFirst } from './host_attacks.ts';
@@ -21,9 +23,13 @@ export interface BftScenarioOptions {
 
 interface BftSetup {
   behaviors?: Record<string, BftBehavior>;
+  /** Node names of further clients the cluster provisions. */
+  extraClients?: string[];
   prepare?(context: ScenarioContext, random: SeededRandom): void;
-  /** Runs at `atMs` of virtual time, e.g. to crash a node. */
-  midRun?: { atMs: number; action(context: ScenarioContext): void };
+  /** Runs after the main client issued its first operations, before the network runs. */
+  start?(context: ScenarioContext, cluster: BftCluster, random: SeededRandom): Promise<void>;
+  /** Actions at set virtual times, in increasing `atMs`, e.g. to cut and later heal a link. */
+  timeline?: { atMs: number; action(context: ScenarioContext, cluster: BftCluster): void }[];
   checks(cluster: BftCluster, context: ScenarioContext): ScenarioCheck[];
 }
 
@@ -60,13 +66,15 @@ async function runBft(
     operationsPerProcess,
     seed,
     behaviors: setup.behaviors,
+    extraClients: setup.extraClients,
   });
   try {
     setup.prepare?.(context, new SeededRandom(seed ^ 0x5eed));
     await cluster.client.start();
-    if (setup.midRun) {
-      await network.run({ untilMs: setup.midRun.atMs, maxEvents: MAX_EVENTS });
-      setup.midRun.action(context);
+    await setup.start?.(context, cluster, new SeededRandom(seed ^ 0xc11e));
+    for (const step of setup.timeline ?? []) {
+      await network.run({ untilMs: step.atMs, maxEvents: MAX_EVENTS });
+      step.action(context, cluster);
     }
     await network.run({ maxEvents: MAX_EVENTS });
 
@@ -207,10 +215,12 @@ const crashed = scenario(
   'crashed-follower',
   'tolerated: with f = 1 the leader and one follower still answer, every operation completes',
   (o) => ({
-    midRun: {
-      atMs: CRASH_AT_MS,
-      action: (context) => context.network.partition(['r2'], ['r0', 'r1', 'client']),
-    },
+    timeline: [
+      {
+        atMs: CRASH_AT_MS,
+        action: (context) => context.network.partition(['r2'], ['r0', 'r1', 'client']),
+      },
+    ],
     checks: (cluster) => {
       const r0 = cluster.replica('r0');
       const r2 = cluster.replica('r2');
@@ -243,6 +253,155 @@ const lying = scenario(
       ];
     },
   }),
+);
+
+// The partition must end well inside the reliable channel's retry budget
+// (about 1.1 s of virtual time with its defaults: a 20 ms first timeout,
+// doubled on each retry up to 160 ms, and 8 retries), so the cut links
+// recover by retransmission and do not fail.
+const PARTITION_AT_MS = 10;
+const HEAL_AT_MS = 300;
+
+/** Find the first seq at which the replicas applied different batches; undefined if they agree. */
+function firstDivergence(replicas: readonly BftReplica[]): number | undefined {
+  const maxSeq = Math.max(...replicas.map((r) => r.appliedSeq));
+  for (let seq = 1; seq <= maxSeq; seq++) {
+    const digests = replicas.map((r) => r.digestOf(seq)).filter((d) => d !== undefined);
+    if (digests.some((d) => d !== digests[0])) return seq;
+  }
+  return undefined;
+}
+
+const partitioned = scenario(
+  'partition-and-heal',
+  'tolerated: r2 is cut off from every other node and later healed; the replicas never apply ' +
+    'different batches, every operation completes, and r2 catches up by retransmission',
+  (o) => {
+    const atHeal = { r0Seq: 0, r2Seq: 0, divergence: undefined as number | undefined };
+    return {
+      timeline: [
+        {
+          atMs: PARTITION_AT_MS,
+          action: (context) => context.network.partition(['r2'], ['r0', 'r1', 'client']),
+        },
+        {
+          atMs: HEAL_AT_MS,
+          action: (context, cluster) => {
+            atHeal.r0Seq = cluster.replica('r0').appliedSeq;
+            atHeal.r2Seq = cluster.replica('r2').appliedSeq;
+            atHeal.divergence = firstDivergence(cluster.replicas);
+            context.network.heal();
+          },
+        },
+      ],
+      checks: (cluster) => {
+        const r0 = cluster.replica('r0');
+        const r2 = cluster.replica('r2');
+        const divergence = firstDivergence(cluster.replicas);
+        const detections = cluster.replicas.flatMap((r) => r.detections);
+        return [
+          check(
+            'r2 lagged at heal',
+            atHeal.r2Seq < atHeal.r0Seq,
+            `r2 seq ${atHeal.r2Seq}, r0 seq ${atHeal.r0Seq} at ${HEAL_AT_MS} ms`,
+          ),
+          check(
+            'no divergence at heal',
+            atHeal.divergence === undefined,
+            atHeal.divergence === undefined ? 'agree' : `differ at seq ${atHeal.divergence}`,
+          ),
+          // The leader proposed every batch up to atHeal.r0Seq before the heal and sends each
+          // proposal once, so r2 can only have them through the channel's retransmissions.
+          check(
+            'r2 caught up after heal',
+            r2.appliedSeq === r0.appliedSeq && r2.appliedSeq >= atHeal.r0Seq,
+            `r2 seq ${r2.appliedSeq}, r0 seq ${r0.appliedSeq}`,
+          ),
+          check(
+            'replicas agree on every batch',
+            divergence === undefined,
+            divergence === undefined ? `agree on seq 1..${r0.appliedSeq}` : `differ at seq ${divergence}`,
+          ),
+          check('no replica suspected', detections.length === 0, `${detections.length} detections`),
+          allCompleted(cluster, total(o)),
+        ];
+      },
+    };
+  },
+);
+
+const BYZANTINE_CLIENT = 'mallory';
+
+/** Collect every request in the batches that `replica` applied, in order. */
+function appliedRequests(replica: BftReplica): { process: number; id: number; op: Record<string, unknown> }[] {
+  const out = [];
+  for (let seq = 1; seq <= replica.appliedSeq; seq++) {
+    const digest = replica.digestOf(seq);
+    if (digest !== undefined) out.push(...(JSON.parse(digest) as [ReturnType<typeof appliedRequests>])[0]);
+  }
+  return out;
+}
+
+const byzantineClient = scenario(
+  'byzantine-client',
+  'prevented: a second client sends malformed, forged, replayed and impersonating messages and reuses ' +
+    'request ids; the leader rejects and counts each, applies only its valid requests, once, ' +
+    'and every operation of the correct client completes',
+  (o) => {
+    let report: ByzantineClientReport | undefined;
+    return {
+      extraClients: [BYZANTINE_CLIENT],
+      start: async (context, cluster, random) => {
+        const extra = cluster.extraClients[0]!;
+        report = await runByzantineClient({
+          identity: extra.identity,
+          tnic: extra.tnic,
+          leader: context.network.node(BYZANTINE_CLIENT).channel('r0'),
+          // The main client attests on session 2f+1, one past the last replica's.
+          mainClient: { name: CLIENT_NAME, device: CLIENT_DEVICE, session: cluster.replicas.length },
+          history: cluster.history,
+          random,
+        });
+      },
+      checks: (cluster) => {
+        const r0 = cluster.replica('r0');
+        const session = cluster.extraClients[0]!.identity.session;
+        const fromClient = r0.connections.filter((c) => c.session === session);
+        const count = (reason: RejectReason): number =>
+          fromClient.reduce((sum: number, c: Connection) => sum + c.rejected[reason], 0);
+        const attempts = report!.attempts;
+        const malformed = detected(r0, BYZANTINE_CLIENT, 'malformed');
+        const applied = appliedRequests(r0);
+        const appliedTimes = report!.valid.map(
+          (v) => applied.filter((a) => requestKey(a) === requestKey(v)).length,
+        );
+        const forbidden = applied.filter((a) => Object.values(a.op).includes(FORBIDDEN_VALUE)).length;
+        const divergence = firstDivergence(cluster.replicas);
+        const counted = (name: string, seen: number, sent: number): ScenarioCheck =>
+          check(name, seen === sent, `${seen} rejected of ${sent} sent`);
+        return [
+          counted('leader rejects malformed requests', malformed, attempts.malformed),
+          counted('leader rejects duplicate ids', r0.requestRejections['duplicate-id'], attempts.duplicateId),
+          counted(
+            'leader rejects foreign processes',
+            r0.requestRejections['foreign-process'],
+            attempts.foreignProcess,
+          ),
+          counted('leader rejects forged tags', count('bad-tag'), attempts.forged),
+          counted('leader rejects replays', count('replayed'), attempts.replayed),
+          counted('leader rejects impersonation', count('unknown-session'), attempts.impersonated),
+          check('valid requests applied once', appliedTimes.every((n) => n === 1), `applied ${appliedTimes.join(', ')} times`),
+          check('no rejected request applied', forbidden === 0, `${forbidden} applied`),
+          check(
+            'replicas agree on every batch',
+            divergence === undefined && cluster.replicas.every((r) => r.appliedSeq === r0.appliedSeq),
+            cluster.replicas.map((r) => `${r.identity.name} seq ${r.appliedSeq}`).join(', '),
+          ),
+          allCompleted(cluster, total(o)),
+        ];
+      },
+    };
+  },
 );
 
 const EQUIVOCATION_SEQ = 2;
@@ -278,5 +437,15 @@ const equivocating = scenario(
 
 /** Build every BFT scenario, in a fixed order. */
 export function bftScenarios(options: BftScenarioOptions = {}): Scenario[] {
-  return [baseline, forged, replayed, reordered, crashed, lying, equivocating].map((make) => make(options));
+  return [
+    baseline,
+    forged,
+    replayed,
+    reordered,
+    crashed,
+    partitioned,
+    byzantineClient,
+    lying,
+    equivocating,
+  ].map((make) => make(options));
 }
