@@ -19,8 +19,8 @@
 // Result: "R <status> <tag hex> <counter> <cycles>", where cycles counts
 // clock edges from the edge that accepts the command to the edge that raises
 // res_valid. A malformed request gets "E <reason>" and changes nothing.
-// A pipelined batch answers "R <status> <tag> <counter> <cycles> <accept edge>"
-// per request, then "D <edges> <observation hash>"; with trace 2 it first
+// A pipelined batch prints "R <status> <tag> <counter> <cycles> <accept edge>"
+// per request, then "D <edges> <observation hash>". With trace 2 it first
 // prints "C <edge> <word>..." with every observed signal of every cycle.
 
 #include <cerrno>
@@ -95,7 +95,7 @@ class Harness {
         reset();
     }
 
-    // Hold rst_n low for 4 edges; the kernel forgets keys, counters and its id.
+    // Hold rst_n low for 4 edges, which clears the kernel's keys, counters and id.
     void reset() {
         top_->rst_n = 0;
         idle_inputs();
@@ -121,9 +121,10 @@ class Harness {
     };
 
     // Run requests back to back. Each cycle, in this order, the seeded
-    // generator decides whether cmd_valid, in_valid and res_ready idle
-    // (a draw only for a non-zero percentage); words of accepted commands
-    // queue for the input stream. Mirrored by sim/cycle/pipeline_driver.ts.
+    // generator decides whether cmd_valid, in_valid and res_ready idle, and
+    // it draws only for a non-zero percentage. Words of accepted commands
+    // queue for the input stream. CycleKernel.runPipelined in
+    // sim/cycle/kernel_driver.ts mirrors this loop.
     bool run_pipelined(const std::vector<Request>& reqs, const PipeOptions& opt,
                        std::vector<PipeResult>& out, uint64_t& edges, uint32_t& hash,
                        std::string& trace_out, std::string& error) {
@@ -254,7 +255,7 @@ class Harness {
         top_->cmd_device = req.device;
         top_->cmd_counter = req.counter;
         for (int w = 0; w < 8; ++w) {
-            // cmd_tag word w holds bits [32w+31:32w]; tag byte 0 is bits [255:248].
+            // cmd_tag word w is bits [32w+31:32w], and tag byte 0 is bits [255:248].
             uint32_t v = 0;
             for (int b = 0; b < 4; ++b) {
                 size_t idx = 31 - (4 * w + b);
@@ -293,6 +294,7 @@ class Harness {
         for (int i = 7; i >= 0; --i) w[n++] = top_->res_tag[i];
         w[n++] = static_cast<uint32_t>(top_->obs_frontend >> 32);
         w[n++] = static_cast<uint32_t>(top_->obs_frontend);
+
         const size_t eng_words = sizeof(top_->obs_engines) / sizeof(uint32_t);
         char buf[16];
         if (dump) trace_out += "C " + std::to_string(c);
@@ -303,6 +305,7 @@ class Harness {
                 trace_out += buf;
             }
         }
+
         // Engine g: its state word, wr_count, rd_count (most significant first).
         for (size_t g = 0; g < eng_words / 3; ++g) {
             for (int k = 2; k >= 0; --k) {
@@ -557,7 +560,7 @@ int main(int argc, char** argv) {
                 out += "E " + error + "\n";
             }
         }
-        // Answer a whole batch at once: flush only when no more input is buffered.
+        // Reply to a whole batch at once: flush only when no more input is buffered.
         if (std::cin.rdbuf()->in_avail() <= 0 || out.size() > (1u << 16)) {
             std::cout << out << std::flush;
             out.clear();
