@@ -3,7 +3,7 @@
 // properties themselves are in tnic_kernel_props.vh, which must be included
 // at the end of a copy of the kernel's module body so they can name its
 // registers: Yosys 0.23 supports neither hierarchical references nor `bind`.
-// NOTE: no runner does this yet; build/formal/ holds the manual experiments.
+// run_proofs.sh does this and checks each property.
 
 `default_nettype none
 
