@@ -7,11 +7,17 @@
  * `tnic verify --protocol`: the bounded protocol model checker on the
  * reference model, or on one model mutant with --mutant. Exits non-zero when
  * a property is violated or an existence check is never reached.
+ *
+ * `tnic verify --rtl`: the RTL proofs of verify/formal/run_proofs.sh.
  */
+
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 
 import type { Command } from 'commander';
 
 import { InputError, TnicError } from '../../sim/errors.ts';
+import { REPO_ROOT } from '../../verify/build_rtl.ts';
 import { findMutant } from '../../verify/mutants/catalog.ts';
 import { failedChecks, formatKillTable, runKillTable } from '../../verify/mutants/kill_table.ts';
 import type { MutantTarget } from '../../verify/mutants/mutant.ts';
@@ -46,9 +52,18 @@ function parseAuthRule(value: string): AuthRule {
   throw new InputError(`--auth-rule '${value}' is not one of: ${AUTH_RULES.join(', ')}`);
 }
 
+/** Run every RTL proof, printing the script's table as it goes; fail if any is not proved. */
+function runRtlProofs(): void {
+  console.log('verify --rtl: proving the kernel properties (about 1 to 2 minutes on 2 cores)');
+  const r = spawnSync('bash', [join(REPO_ROOT, 'verify', 'formal', 'run_proofs.sh')], { stdio: 'inherit', cwd: REPO_ROOT });
+  if (r.error) throw new TnicError('proofs-failed', `could not run verify/formal/run_proofs.sh: ${r.error.message}`);
+  if (r.status !== 0) throw new TnicError('proofs-failed', `RTL proofs failed (exit code ${r.status}); see the table above`);
+}
+
 interface VerifyOptions {
   mutants: boolean;
   protocol: boolean;
+  rtl: boolean;
   sessions: number;
   messages: number;
   compromise: boolean;
@@ -137,6 +152,7 @@ export function registerVerify(program: Command): void {
     .description('model-check the protocol properties (--protocol) and check that seeded bugs are caught (--mutants)')
     .option('--mutants', 'run every mutant of the model and the RTL through the checks and print the kill table', false)
     .option('--protocol', 'explore every interleaving of a small configuration against a network adversary', false)
+    .option('--rtl', 'prove the RTL properties with Yosys and ABC pdr (verify/formal/run_proofs.sh)', false)
     .option('--sessions <n>', '--protocol: sessions from A to B', parseIntOption('--sessions', 1, MAX_SESSIONS), 2)
     .option('--messages <n>', '--protocol: messages A sends per session', parseIntOption('--messages', 1, MAX_MESSAGES), 3)
     .option('--compromise', '--protocol: let the adversary compromise one device and learn its keys', false)
@@ -159,11 +175,13 @@ export function registerVerify(program: Command): void {
     .option('--target <which>', 'mutants of the model, the rtl, or all', parseTarget, 'all')
     .option('--only <names>', 'run only these mutants, comma-separated', parseNames)
     .action(async (opts: VerifyOptions) => {
-      if (!opts.mutants && !opts.protocol) {
+      if (!opts.mutants && !opts.protocol && !opts.rtl) {
         throw new InputError(
-          'no check selected: pass --protocol to model-check the protocol or --mutants to run the mutation kill table',
+          'no check selected: pass --protocol to model-check the protocol, --rtl to prove the RTL properties, ' +
+            'or --mutants to run the mutation kill table',
         );
       }
+      if (opts.rtl) runRtlProofs();
       if (opts.protocol) await runProtocol(opts);
       if (opts.mutants) await runMutants(opts);
     });
