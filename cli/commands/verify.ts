@@ -22,6 +22,7 @@ import { findMutant } from '../../verify/mutants/catalog.ts';
 import { failedChecks, formatKillTable, runKillTable } from '../../verify/mutants/kill_table.ts';
 import type { MutantTarget } from '../../verify/mutants/mutant.ts';
 import { loadModelMutant } from '../../verify/mutants/model_mutant.ts';
+import { checkBootstrap } from '../../verify/protocol/bootstrap_check.ts';
 import { checkProtocol } from '../../verify/protocol/checker.ts';
 import {
   AUTH_RULES,
@@ -60,10 +61,21 @@ function runRtlProofs(): void {
   if (r.status !== 0) throw new TnicError('proofs-failed', `RTL proofs failed (exit code ${r.status}); see the table above`);
 }
 
+/** Print each man-in-the-middle strategy with its outcome; fail on any violated property. */
+async function runBootstrapCheck(): Promise<void> {
+  console.log('verify --bootstrap: every strategy on a fresh vendor, device and session key');
+  const results = await checkBootstrap();
+  for (const r of results) console.log(`  ${r.strategy.padEnd(30)} ${r.outcome}${r.violations.length ? `  VIOLATED: ${r.violations.join('; ')}` : ''}`);
+  const bad = results.filter((r) => r.violations.length > 0).length;
+  console.log(`verify --bootstrap: ${results.length} strategies, keys_secret, initialization_attested and no_wrong_configuration ${bad === 0 ? 'hold' : `violated in ${bad}`}`);
+  if (bad > 0) throw new TnicError('bootstrap-violated', `${bad} strategies violate a bootstrapping property; see above`);
+}
+
 interface VerifyOptions {
   mutants: boolean;
   protocol: boolean;
   rtl: boolean;
+  bootstrap: boolean;
   sessions: number;
   messages: number;
   compromise: boolean;
@@ -153,6 +165,7 @@ export function registerVerify(program: Command): void {
     .option('--mutants', 'run every mutant of the model and the RTL through the checks and print the kill table', false)
     .option('--protocol', 'explore every interleaving of a small configuration against a network adversary', false)
     .option('--rtl', 'prove the RTL properties with Yosys and ABC pdr (verify/formal/run_proofs.sh)', false)
+    .option('--bootstrap', 'attack bootstrapping with a man-in-the-middle and check keys_secret and initialization_attested', false)
     .option('--sessions <n>', '--protocol: sessions from A to B', parseIntOption('--sessions', 1, MAX_SESSIONS), 2)
     .option('--messages <n>', '--protocol: messages A sends per session', parseIntOption('--messages', 1, MAX_MESSAGES), 3)
     .option('--compromise', '--protocol: let the adversary compromise one device and learn its keys', false)
@@ -175,13 +188,14 @@ export function registerVerify(program: Command): void {
     .option('--target <which>', 'mutants of the model, the rtl, or all', parseTarget, 'all')
     .option('--only <names>', 'run only these mutants, comma-separated', parseNames)
     .action(async (opts: VerifyOptions) => {
-      if (!opts.mutants && !opts.protocol && !opts.rtl) {
+      if (!opts.mutants && !opts.protocol && !opts.rtl && !opts.bootstrap) {
         throw new InputError(
           'no check selected: pass --protocol to model-check the protocol, --rtl to prove the RTL properties, ' +
-            'or --mutants to run the mutation kill table',
+            '--bootstrap to attack bootstrapping, or --mutants to run the mutation kill table',
         );
       }
       if (opts.rtl) runRtlProofs();
+      if (opts.bootstrap) await runBootstrapCheck();
       if (opts.protocol) await runProtocol(opts);
       if (opts.mutants) await runMutants(opts);
     });
