@@ -59,8 +59,8 @@ export class FieldReader {
   u32(name: string, max = 0xffffffff): number {
     const v = this.#get(name);
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
-      const shown = typeof v === 'number' ? String(v) : JSON.stringify(v);
-      throw new InputError(`${this.where}: field '${name}' is ${shown}, expected an integer in 0..${max}`);
+      const described = typeof v === 'number' ? String(v) : JSON.stringify(v);
+      throw new InputError(`${this.where}: field '${name}' is ${described}, expected an integer in 0..${max}`);
     }
     return v;
   }
@@ -75,7 +75,7 @@ export class FieldReader {
     return this.u32('session', N_SESSIONS - 1);
   }
 
-  /** A u64 given as a decimal string (or a safe integer number). */
+  /** Read a u64 given as a decimal string (or a safe integer number). */
   counter(name: string): bigint {
     const v = this.#get(name);
     if (typeof v === 'number' && !Number.isSafeInteger(v)) {

@@ -13,7 +13,7 @@ export function parseBackend(value: string): Backend {
   throw new InputError(`--backend '${value}' is not a known backend; use one of: ${BACKENDS.join(', ')}`);
 }
 
-/** An integer option within [min, max]. */
+/** Make a parser for an integer option within [min, max]. */
 export function parseIntOption(name: string, min: number, max: number): (value: string) => number {
   return (value: string) => {
     const n = Number(value);

@@ -3,7 +3,7 @@
  * commands goes to the TypeScript model and to the Verilator RTL, and every
  * result field (status, tag, counter, cycles) must be equal. An independent
  * reference (@noble/hashes HMAC and plain counters) also predicts each
- * status and tag, so that model and RTL cannot agree on a wrong answer.
+ * status and tag, so that model and RTL cannot agree on a wrong result.
  */
 
 import { hmac } from '@noble/hashes/hmac.js';
@@ -233,7 +233,7 @@ export async function cosimulate(
   return report;
 }
 
-/** One line naming the transaction, field, both values and the seed to replay. */
+/** Format a mismatch as one line naming the transaction, field, both values and the seed to replay. */
 export function formatMismatch(m: Mismatch, seed: number): string {
   return (
     `transaction ${m.index} (${m.request}): ${m.field} differs: ` +

@@ -11,7 +11,7 @@ import { openKernel, type Backend } from '../../stack/kernel_backend.ts';
 import { FieldReader, readJsonLines } from '../jsonl.ts';
 import { BACKEND_HELP, parseBackend, parseIntOption } from '../options.ts';
 
-/** A kernel request and, for the ones that answer an input line, how to print the result. */
+/** A kernel request and, for a request that comes from an input line, how to print its result. */
 interface Step {
   request: KernelRequest;
   print?: (r: KernelResult) => string;
@@ -21,8 +21,9 @@ const BATCH = 1000;
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 /**
- * Emit a load-key step the first time a session appears; a later line with
- * another key for that session is an input error (keys are write-once).
+ * Emit a load-key step the first time a session appears. Keys are
+ * write-once, so a later line with another key for that session is an
+ * input error.
  */
 class KeyLoader {
   #keys = new Map<number, Uint8Array>();
@@ -55,46 +56,54 @@ async function runSteps(backend: Backend, steps: Step[]): Promise<void> {
   }
 }
 
-function attestSteps(input: string, device: number): Step[] {
+/** One input line read into its session, its key and the step it asks for. */
+interface LineStep {
+  session: number;
+  key: Uint8Array;
+  step: Step;
+}
+
+/**
+ * Read every line of `input` with `readLine` and return the steps: SET_ID
+ * first, then each line's step, preceded by a LOAD_KEY when its session is new.
+ */
+function buildSteps(input: string, device: number, readLine: (where: string, f: FieldReader) => LineStep): Step[] {
   const steps: Step[] = [{ request: { op: 'set-id', device } }];
   const keys = new KeyLoader();
   for (const { line, record } of readJsonLines(input)) {
     const where = `${input}:${line}`;
-    const f = new FieldReader(where, record);
-    const session = f.session();
-    const key = f.hex('key');
-    const msg = f.hex('msg');
+    const { session, key, step } = readLine(where, new FieldReader(where, record));
     keys.load(where, session, key, steps);
-    steps.push({
-      request: { op: 'attest', session, msg },
-      print: (r) => {
-        if (r.status !== 'ok') throw new TnicError(`kernel-${r.status}`, `${where}: attest failed: ${r.status}`);
-        return JSON.stringify({ session, counter: String(r.counter), alpha: hex(r.tag), cycles: r.cycles });
-      },
-    });
+    steps.push(step);
   }
   return steps;
 }
 
+function attestSteps(input: string, device: number): Step[] {
+  return buildSteps(input, device, (where, f) => {
+    const session = f.session();
+    const key = f.hex('key');
+    const msg = f.hex('msg');
+    const print = (r: KernelResult): string => {
+      if (r.status !== 'ok') throw new TnicError(`kernel-${r.status}`, `${where}: attest failed: ${r.status}`);
+      return JSON.stringify({ session, counter: String(r.counter), alpha: hex(r.tag), cycles: r.cycles });
+    };
+    return { session, key, step: { request: { op: 'attest', session, msg }, print } };
+  });
+}
+
 function verifySteps(input: string, device: number): Step[] {
-  const steps: Step[] = [{ request: { op: 'set-id', device } }];
-  const keys = new KeyLoader();
-  for (const { line, record } of readJsonLines(input)) {
-    const where = `${input}:${line}`;
-    const f = new FieldReader(where, record);
+  return buildSteps(input, device, (_where, f) => {
     const session = f.session();
     const key = f.hex('key');
     const sender = f.u32('device');
     const counter = f.counter('counter');
     const msg = f.hex('msg');
     const tag = f.tag('alpha');
-    keys.load(where, session, key, steps);
-    steps.push({
-      request: { op: 'verify', session, device: sender, counter, tag, msg },
-      print: (r) => JSON.stringify({ accepted: r.status === 'ok', reason: r.status, cycles: r.cycles }),
-    });
-  }
-  return steps;
+    const print = (r: KernelResult): string =>
+      JSON.stringify({ accepted: r.status === 'ok', reason: r.status, cycles: r.cycles });
+    return { session, key, step: { request: { op: 'verify', session, device: sender, counter, tag, msg }, print } };
+  });
 }
 
 export function registerKernel(program: Command): void {

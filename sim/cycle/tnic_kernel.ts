@@ -177,11 +177,11 @@ export class TnicKernelCycle {
   }
 
   /**
-   * Skip up to `max` edges during which only engine rounds happen, with the
-   * inputs quiet (no command, no input word): the front end is idle, the key
-   * unit is not hashing, no result is pending, and every busy engine is in
-   * rounds that need no input. Returns the edges skipped, possibly 0; the
-   * state afterwards equals that after as many tick() calls.
+   * Skip up to `max` edges during which only engine rounds happen while the
+   * inputs are quiet (no command, no input word). That needs an idle front
+   * end, a key unit that is not hashing, no pending result, and every busy
+   * engine in rounds that take no input. Returns the edges skipped, possibly
+   * 0. The state afterwards equals the state after as many tick() calls.
    */
   fastForward(max: number): number {
     if (this.fe_state_reg !== FE_IDLE || this.res_valid_reg) return 0;
@@ -211,7 +211,9 @@ export class TnicKernelCycle {
     const cmdAttest = op === OP_CODES.attest;
     const cmdOverflow = cmdAttest && sendCntCmd === CNT_MAX;
     const cmdWords = Math.ceil(i.cmd_len / 4);
-    const cmdStatus = !cmdHasKey ? ST_UNKNOWN_SESSION : cmdOverflow ? ST_OVERFLOW : ST_OK;
+    let cmdStatus = ST_OK;
+    if (!cmdHasKey) cmdStatus = ST_UNKNOWN_SESSION;
+    else if (cmdOverflow) cmdStatus = ST_OVERFLOW;
     const hdrCounter = cmdAttest ? sendCntCmd : i.cmd_counter;
     const dispatch = cmdFire && cmdIsMac;
 

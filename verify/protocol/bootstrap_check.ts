@@ -35,7 +35,7 @@ export interface Strategy {
   name: string;
   /** Message to change, and which of its byte arrays (in traversal order) gets a flipped byte. */
   flip?: { step: Step; field: number };
-  /** Answer the vendor's challenge with a quote recorded in an earlier run. */
+  /** Reply to the vendor's challenge with a quote recorded in an earlier run. */
   replayQuote?: boolean;
 }
 
@@ -52,7 +52,7 @@ function byteArrays(value: unknown, out: Uint8Array[] = []): Uint8Array[] {
   return out;
 }
 
-/** A deep copy of `value` with one byte flipped in its `field`-th byte array; undefined if it has fewer. */
+/** Copy `value` deeply with one byte flipped in its `field`-th byte array; return undefined if it has fewer. */
 function flipped<T>(value: T, field: number): T | undefined {
   let index = 0;
   let done = false;
@@ -124,7 +124,7 @@ class Interceptor implements ControllerPort {
   }
 }
 
-/** A flip of every byte array of every message kind, counted in an unattacked run. */
+/** List a flip of every byte array of every message kind, as counted in an unattacked run. */
 function flipStrategies(arrays: Map<Step, number>): Strategy[] {
   const list: Strategy[] = [];
   for (const step of STEPS) {
@@ -135,7 +135,7 @@ function flipStrategies(arrays: Map<Step, number>): Strategy[] {
   return list;
 }
 
-/** A genuine quote of this device for an earlier challenge of the same vendor. */
+/** Get a genuine quote of this device for an earlier challenge of the same vendor. */
 async function earlierQuote(vendor: IpVendor, hardware: DeviceHardware): Promise<Quote> {
   const scratch = await TnicDevice.open('model', DEVICE_ID);
   try {
@@ -176,19 +176,19 @@ async function runStrategy(strategy: Strategy): Promise<StrategyResult & { array
       violations.push('keys_secret: a recorded message contains the session key');
     }
 
-    // What the device holds now: no key, or the vendor's key and the registered id.
-    let held: 'none' | 'vendor-key' | 'other-key' = 'none';
+    // The key the device attests with now: none, or the vendor's key with the registered id.
+    let deviceKey: 'none' | 'vendor-key' | 'other-key' = 'none';
     try {
       const wire = await device.localSend(SESSION, new TextEncoder().encode('probe'));
       const m = decodeAttested(wire);
       const expected = createHmac('sha256', key).update(encodeHeader(SESSION, DEVICE_ID, m.counter)).update(m.msg).digest();
-      held = Buffer.compare(Buffer.from(m.alpha), expected) === 0 && m.device === DEVICE_ID ? 'vendor-key' : 'other-key';
+      deviceKey = Buffer.compare(Buffer.from(m.alpha), expected) === 0 && m.device === DEVICE_ID ? 'vendor-key' : 'other-key';
     } catch {
-      held = 'none';
+      deviceKey = 'none';
     }
-    if (held === 'other-key') violations.push('no_wrong_configuration: the device attests with a key the vendor did not send');
-    if (succeeded && held !== 'vendor-key') {
-      violations.push(`initialization_attested: the vendor reported success but the device holds ${held}`);
+    if (deviceKey === 'other-key') violations.push('no_wrong_configuration: the device attests with a key the vendor did not send');
+    if (succeeded && deviceKey !== 'vendor-key') {
+      violations.push(`initialization_attested: the vendor reported success but the device holds ${deviceKey}`);
     }
     if (succeeded) {
       const relock = await device.provision(SESSION + 1, new Uint8Array(32)).then(
