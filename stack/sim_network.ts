@@ -14,58 +14,21 @@
  * datagram on the wire.
  */
 
-import { InputError, TnicError } from '../sim/errors.ts';
+import { TnicError } from '../sim/errors.ts';
 import { Prng } from '../sim/prng.ts';
 import { ChannelTable, type EndpointStats } from './channel_table.ts';
 import { EventQueue } from './event_queue.ts';
+import { LinkFaultModel, PERFECT_LINK, type FrameHook, type LinkFaults, type NetworkStats } from './link_faults.ts';
 import type { ReliableChannel, ReliableOptions } from './reliable_channel.ts';
 import type { Clock, MessageChannel, ReadableHandler, TransportError } from './transport.ts';
 
-/** Faults of a directed link; rates are probabilities per datagram. */
-export interface LinkFaults {
-  minLatencyMs: number;
-  maxLatencyMs: number;
-  /** Bytes per millisecond a link carries; 0 means unlimited. */
-  bandwidthBytesPerMs: number;
-  dropRate: number;
-  duplicateRate: number;
-  /** Probability that a datagram is held back by `reorderDelayMs`, so later ones overtake it. */
-  reorderRate: number;
-  reorderDelayMs: number;
-  /** Probability that one random bit of a datagram is flipped. */
-  corruptRate: number;
-}
-
-export const PERFECT_LINK: LinkFaults = {
-  minLatencyMs: 1,
-  maxLatencyMs: 1,
-  bandwidthBytesPerMs: 0,
-  dropRate: 0,
-  duplicateRate: 0,
-  reorderRate: 0,
-  reorderDelayMs: 0,
-  corruptRate: 0,
-};
-
-export interface NetworkStats {
-  framesSent: number;
-  framesDelivered: number;
-  dropped: number;
-  partitioned: number;
-  duplicated: number;
-  reordered: number;
-  corrupted: number;
-}
-
-/** A datagram on the wire, as passed to a frame hook. */
-export interface WireFrame {
-  from: string;
-  to: string;
-  bytes: Uint8Array;
-}
-
-/** Returns the datagrams that go on: [] drops, [bytes] passes or replaces, more inject copies or others. */
-export type FrameHook = (frame: WireFrame) => readonly Uint8Array[];
+export {
+  PERFECT_LINK,
+  type FrameHook,
+  type LinkFaults,
+  type NetworkStats,
+  type WireFrame,
+} from './link_faults.ts';
 
 /** A message that a node's host is about to hand to the reliable channel. */
 export interface HostMessage {
@@ -92,26 +55,13 @@ export const DEFAULT_MAX_EVENTS = 1_000_000;
 
 export class SimNetwork {
   readonly prng: Prng;
-  readonly stats: NetworkStats = {
-    framesSent: 0,
-    framesDelivered: 0,
-    dropped: 0,
-    partitioned: 0,
-    duplicated: 0,
-    reordered: 0,
-    corrupted: 0,
-  };
+  readonly stats: NetworkStats;
   readonly clock: Clock;
-  /** Replaceable at any time; called with every datagram after the random faults. */
-  onFrame: FrameHook | undefined;
 
   #now = 0;
   #events = new EventQueue();
   #nodes = new Map<string, SimNode>();
-  #faults: LinkFaults;
-  #linkFaults = new Map<string, LinkFaults>();
-  #busyUntil = new Map<string, number>();
-  #cut = new Set<string>();
+  #links: LinkFaultModel;
   #pending: Promise<void>[] = [];
   #running = false;
 
@@ -120,7 +70,8 @@ export class SimNetwork {
     faults: Partial<LinkFaults> = {},
   ) {
     this.prng = new Prng(seed);
-    this.#faults = checkFaults({ ...PERFECT_LINK, ...faults });
+    this.#links = new LinkFaultModel(this.prng, { ...PERFECT_LINK, ...faults });
+    this.stats = this.#links.stats;
     this.clock = {
       now: () => this.#now,
       setTimer: (delayMs, fn) => {
@@ -147,29 +98,28 @@ export class SimNetwork {
     return node;
   }
 
+  /** Replaceable at any time; called with every datagram after the random faults. */
+  get onFrame(): FrameHook | undefined {
+    return this.#links.onFrame;
+  }
+
+  set onFrame(hook: FrameHook | undefined) {
+    this.#links.onFrame = hook;
+  }
+
   /** Set the faults of every link, or of the directed link `from -> to` only. */
   setFaults(faults: Partial<LinkFaults>, from?: string, to?: string): void {
-    if (from === undefined || to === undefined) {
-      this.#faults = checkFaults({ ...this.#faults, ...faults });
-      return;
-    }
-    const key = linkKey(from, to);
-    this.#linkFaults.set(key, checkFaults({ ...this.#faultsOf(from, to), ...faults }));
+    this.#links.setFaults(faults, from, to);
   }
 
   /** Cut every link between a node of `side` and a node of `other`, both ways. */
   partition(side: readonly string[], other: readonly string[]): void {
-    for (const a of side) {
-      for (const b of other) {
-        this.#cut.add(linkKey(a, b));
-        this.#cut.add(linkKey(b, a));
-      }
-    }
+    this.#links.partition(side, other);
   }
 
   /** Restore every cut link. */
   heal(): void {
-    this.#cut.clear();
+    this.#links.heal();
   }
 
   /**
@@ -212,50 +162,12 @@ export class SimNetwork {
 
   /** Send a datagram from `from` to `to` through the faults of their link. */
   transmit(from: string, to: string, bytes: Uint8Array): void {
-    this.stats.framesSent += 1;
-    if (this.#cut.has(linkKey(from, to))) {
-      this.stats.partitioned += 1;
-      return;
+    for (const arrival of this.#links.transmit(from, to, bytes, this.#now)) {
+      this.#events.push(arrival.atMs, () => {
+        this.stats.framesDelivered += 1;
+        this.#nodes.get(to)?.table.dispatch(from, arrival.bytes);
+      });
     }
-    const faults = this.#faultsOf(from, to);
-    const prng = this.prng;
-    if (prng.next() < faults.dropRate) {
-      this.stats.dropped += 1;
-      return;
-    }
-    let wire = bytes;
-    if (prng.next() < faults.corruptRate) {
-      wire = bytes.slice();
-      const bit = prng.int(0, wire.length * 8 - 1);
-      wire[bit >> 3]! ^= 1 << (bit & 7);
-      this.stats.corrupted += 1;
-    }
-    const copies = prng.next() < faults.duplicateRate ? 2 : 1;
-    if (copies === 2) this.stats.duplicated += 1;
-
-    const hooked = this.onFrame ? this.onFrame({ from, to, bytes: wire }) : [wire];
-    for (const datagram of hooked) {
-      for (let copy = 0; copy < copies; copy++) this.#schedule(from, to, datagram, faults);
-    }
-  }
-
-  #schedule(from: string, to: string, bytes: Uint8Array, faults: LinkFaults): void {
-    const key = linkKey(from, to);
-    let departure = this.#now;
-    if (faults.bandwidthBytesPerMs > 0) {
-      departure = Math.max(departure, this.#busyUntil.get(key) ?? 0) + bytes.length / faults.bandwidthBytesPerMs;
-      this.#busyUntil.set(key, departure);
-    }
-    let latency = this.prng.int(faults.minLatencyMs, faults.maxLatencyMs);
-    if (this.prng.next() < faults.reorderRate) {
-      latency += faults.reorderDelayMs;
-      this.stats.reordered += 1;
-    }
-    const copy = bytes.slice();
-    this.#events.push(departure + latency, () => {
-      this.stats.framesDelivered += 1;
-      this.#nodes.get(to)?.table.dispatch(from, copy);
-    });
   }
 
   /** Collect what a readable handler returned, for run() to await. */
@@ -265,10 +177,6 @@ export class SimNetwork {
 
   async #settle(): Promise<void> {
     while (this.#pending.length > 0) await Promise.all(this.#pending.splice(0));
-  }
-
-  #faultsOf(from: string, to: string): LinkFaults {
-    return this.#linkFaults.get(linkKey(from, to)) ?? this.#faults;
   }
 }
 
@@ -299,10 +207,16 @@ export class SimNode {
   }
 }
 
+/** A network node as its channels see it: a name and a replaceable host hook. */
+export interface HostNode {
+  readonly name: string;
+  byzantine: HostHook | undefined;
+}
+
 /** A node's end of a channel, with the node's host hook in its send path. */
 export class HostChannel implements MessageChannel {
   constructor(
-    readonly node: SimNode,
+    readonly node: HostNode,
     readonly peer: string,
     readonly connection: number,
     readonly reliable: ReliableChannel,
@@ -358,28 +272,4 @@ export class HostChannel implements MessageChannel {
   close(): void {
     this.reliable.close();
   }
-}
-
-function linkKey(from: string, to: string): string {
-  return `${from} -> ${to}`;
-}
-
-function checkFaults(faults: LinkFaults): LinkFaults {
-  for (const name of ['dropRate', 'duplicateRate', 'reorderRate', 'corruptRate'] as const) {
-    const rate = faults[name];
-    if (!(rate >= 0 && rate <= 1)) throw new InputError(`${name} ${rate} must be a probability in 0..1`);
-  }
-  for (const name of ['minLatencyMs', 'maxLatencyMs', 'reorderDelayMs', 'bandwidthBytesPerMs'] as const) {
-    const value = faults[name];
-    if (!(Number.isFinite(value) && value >= 0)) throw new InputError(`${name} ${value} must be 0 or more`);
-  }
-  if (!Number.isInteger(faults.minLatencyMs) || !Number.isInteger(faults.maxLatencyMs)) {
-    throw new InputError(
-      `latency ${faults.minLatencyMs}..${faults.maxLatencyMs} ms must be whole milliseconds`,
-    );
-  }
-  if (faults.minLatencyMs > faults.maxLatencyMs) {
-    throw new InputError(`minLatencyMs ${faults.minLatencyMs} is above maxLatencyMs ${faults.maxLatencyMs}`);
-  }
-  return faults;
 }

@@ -60,14 +60,7 @@ export class UdpTransport {
     if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new InputError(`UDP port ${port} must be an integer in 0..65535`);
     }
-    const socket = createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(port, address, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
+    const socket = await bindUdpSocket(address, port);
     const onError =
       options.onError ?? ((error: unknown) => console.error(`udp transport ${address}: ${String(error)}`));
     socket.on('error', onError);
@@ -114,6 +107,19 @@ export class UdpTransport {
       this.onError(error);
     });
   }
+}
+
+/** Bind a new IPv4 UDP socket to `address` and `port` (0 lets the OS pick the port). */
+export async function bindUdpSocket(address: string, port: number): Promise<Socket> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(port, address, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  return socket;
 }
 
 function peerKey(peer: UdpPeer | string): string {

@@ -1,13 +1,15 @@
 /**
  * `tnic run bft|cr|peerreview --scenario NAME`: run one fault scenario of a
- * system on the seeded simulated network, print the scenario, its expected
- * outcome, every check and whether the run met it, and exit non-zero if not.
+ * system on the seeded simulated network or over real UDP sockets on
+ * 127.0.0.1, print the scenario, its expected outcome, every check and
+ * whether the run met it, and exit non-zero if not.
  */
 
 import type { Command } from 'commander';
 
 import { TnicError } from '../../sim/errors.ts';
 import { SimNetwork } from '../../stack/sim_network.ts';
+import { UdpNetwork } from '../../stack/udp_network.ts';
 import type { Backend } from '../../stack/tnic_device.ts';
 import type { BatchSize } from '../../systems/bft/replica.ts';
 import { bftScenarios } from '../../systems/scenarios/bft_scenarios.ts';
@@ -24,7 +26,7 @@ import { BACKEND_HELP, parseBackend, parseIntOption } from '../options.ts';
 interface SystemRunOptions {
   scenario: string;
   seed: number;
-  transport: string;
+  transport: TransportName;
   backend: Backend;
   processes: number;
   operations: number;
@@ -34,7 +36,7 @@ interface SystemRunOptions {
 interface PeerReviewRunOptions {
   scenario: string;
   seed: number;
-  transport: string;
+  transport: TransportName;
   backend: Backend;
   chunks: number;
   auditInterval: number;
@@ -45,11 +47,23 @@ const MAX_OPERATIONS = 10_000;
 const MAX_CHUNKS = 10_000;
 const MAX_AUDIT_INTERVAL_MS = 10_000;
 
-function parseTransport(value: string): string {
-  if (value !== 'sim') {
-    throw new TnicError('invalid-input', `transport '${value}' is not supported for system runs yet; use sim`);
+type TransportName = 'sim' | 'udp';
+
+function parseTransport(value: string): TransportName {
+  if (value !== 'sim' && value !== 'udp') {
+    throw new TnicError('invalid-input', `--transport ${value} is not a transport; use sim or udp`);
   }
   return value;
+}
+
+/** The network of one run; a UDP network must be closed afterwards so its sockets do not keep the process alive. */
+function openNetwork(transport: TransportName, seed: number): SimNetwork | UdpNetwork {
+  return transport === 'udp' ? new UdpNetwork(seed) : new SimNetwork(seed);
+}
+
+/** "virtual ms" on the simulated network, "ms" of wall-clock time over UDP. */
+function timeUnit(transport: TransportName): string {
+  return transport === 'udp' ? 'wall-clock ms' : 'virtual ms';
 }
 
 function parseBatch(value: string): BatchSize {
@@ -62,18 +76,25 @@ async function runScenario(system: string, scenario: Scenario, opts: SystemRunOp
   console.log(`system    ${system}`);
   console.log(`scenario  ${scenario.name}`);
   console.log(`expected  ${scenario.expected}`);
-  console.log(`seed      ${opts.seed} (transport sim, backend ${opts.backend})`);
+  console.log(`seed      ${opts.seed} (transport ${opts.transport}, backend ${opts.backend})`);
 
-  const result: ScenarioResult = await scenario.run({
-    network: new SimNetwork(opts.seed),
-    backend: opts.backend,
-    seed: opts.seed,
-    checkHistory: (history) => checkJepsenLog(history, {}, `${system} ${scenario.name} history`).verdict,
-    log: (line) => console.error(line),
-  });
+  const network = openNetwork(opts.transport, opts.seed);
+  let result: ScenarioResult;
+  try {
+    result = await scenario.run({
+      network,
+      backend: opts.backend,
+      seed: opts.seed,
+      checkHistory: (history) => checkJepsenLog(history, {}, `${system} ${scenario.name} history`).verdict,
+      log: (line) => console.error(line),
+    });
+  } finally {
+    if (network instanceof UdpNetwork) await network.close();
+  }
 
   for (const c of result.checks) console.log(`  ${c.passed ? 'pass' : 'FAIL'}  ${c.name}: ${c.observed}`);
-  console.log(`operations ${result.completed} of ${result.operations} completed in ${result.virtualMs} virtual ms`);
+  const took = `${Math.round(result.virtualMs)} ${timeUnit(opts.transport)}`;
+  console.log(`operations ${result.completed} of ${result.operations} completed in ${took}`);
   console.log(`history   ${result.verdict}`);
   console.log(`result    ${result.met ? 'met' : 'NOT met'}`);
   if (!result.met) {
@@ -88,14 +109,15 @@ async function runPeerReviewScenario(scenario: PeerReviewScenario, opts: PeerRev
   console.log('system    peerreview');
   console.log(`scenario  ${scenario.name}`);
   console.log(`expected  ${scenario.expected}`);
-  console.log(`seed      ${opts.seed} (transport sim, backend ${opts.backend})`);
+  console.log(`seed      ${opts.seed} (transport ${opts.transport}, backend ${opts.backend})`);
 
-  const result = await scenario.run({
-    network: new SimNetwork(opts.seed),
-    backend: opts.backend,
-    seed: opts.seed,
-    log: (line) => console.error(line),
-  });
+  const network = openNetwork(opts.transport, opts.seed);
+  let result: Awaited<ReturnType<PeerReviewScenario['run']>>;
+  try {
+    result = await scenario.run({ network, backend: opts.backend, seed: opts.seed, log: (line) => console.error(line) });
+  } finally {
+    if (network instanceof UdpNetwork) await network.close();
+  }
 
   for (const c of result.checks) console.log(`  ${c.passed ? 'pass' : 'FAIL'}  ${c.name}: ${c.observed}`);
   result.evidence.forEach((e, i) => {
@@ -109,7 +131,7 @@ async function runPeerReviewScenario(scenario: PeerReviewScenario, opts: PeerRev
     `audit     ${audit.requests} requests, ${audit.responses} responses, ${auditBytes} bytes, ` +
       `${audit.entriesAudited} log entries passed`,
   );
-  console.log(`stream    ${result.chunks} chunks in ${result.virtualMs} virtual ms`);
+  console.log(`stream    ${result.chunks} chunks in ${Math.round(result.virtualMs)} ${timeUnit(opts.transport)}`);
   console.log(`result    ${result.met ? 'met' : 'NOT met'}`);
   if (!result.met) {
     throw new TnicError(
@@ -129,7 +151,12 @@ function addRunOptions(command: Command): Command {
       parseIntOption('--seed', 0, 0xffff_ffff),
       1,
     )
-    .option('--transport <name>', 'network: sim (seeded simulated network)', parseTransport, 'sim')
+    .option(
+      '--transport <name>',
+      'network: sim (seeded simulated network, virtual time) or udp (real UDP sockets on 127.0.0.1, wall-clock time)',
+      parseTransport,
+      'sim',
+    )
     .option('--backend <name>', BACKEND_HELP, parseBackend, 'model');
 }
 
