@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { UnknownSessionError } from '../api/errors.ts';
@@ -24,13 +25,14 @@ import { QueuePair, authSend, ibvSync, poll } from '../api/verbs.ts';
 import { Prng } from '../sim/prng.ts';
 import { DeviceHardware } from '../stack/bootstrap/device_controller.ts';
 import { IpVendor } from '../stack/bootstrap/ip_vendor.ts';
-import { encodeFrame, FRAME_OVERHEAD } from '../stack/frame.ts';
+import { DROP_REASONS, decodeFrame, emptyDropCounts } from '../stack/frame.ts';
 import { ProvisioningServer, provisionFromVendor } from '../stack/node/bootstrap_link.ts';
 import { CLUSTER_FILE, isNodeRunning, readCluster, type ClusterRecord } from '../stack/node/cluster.ts';
 import { decodeEcho, encodeEcho } from '../systems/node/echo_message.ts';
 import type { NodeStats } from '../systems/node/tnic_node.ts';
 import { UdpTransport } from '../stack/udp_transport.ts';
 import { encodeVerb } from '../stack/verbs_wire.ts';
+import { malformedDatagram } from './datagram_arbitrary.ts';
 import { testSeed } from './seed.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -41,10 +43,17 @@ const PROBE_DEVICE = 9;
 const PROBE_SESSION = 1;
 const KEY_N0_N1 = 'a1'.repeat(32);
 const KEY_N0_PROBE = 'b2'.repeat(32);
-const MALFORMED_DATAGRAMS = 3000;
+const MALFORMED_DATAGRAMS = 100_000;
+/** Datagrams drawn per fast-check sample; each draw uses the seed plus the round number. */
+const DATAGRAM_BATCH = 1000;
+/**
+ * Datagrams and bytes sent before waiting for the node to count them, so its
+ * socket buffer never overflows: Linux charges every datagram its buffer
+ * overhead (about 1 KiB) against the default 208 KiB receive buffer.
+ */
+const BURST_DATAGRAMS = 64;
+const BURST_BYTES = 64 * 1024;
 const MALFORMED_MESSAGES = 200;
-/** Datagrams sent before waiting for the node to count them, so the socket buffer never overflows. */
-const BATCH = 50;
 
 const encoder = new TextEncoder();
 
@@ -55,6 +64,8 @@ interface NodeProcess {
   events: Record<string, unknown>[];
   log: string[];
   exit: Promise<number | null>;
+  /** Called after each stdout line is added to `events`. */
+  onEvent: (() => void) | undefined;
 }
 
 const children: ChildProcess[] = [];
@@ -62,7 +73,7 @@ const children: ChildProcess[] = [];
 function startNode(name: string, configPath: string): NodeProcess {
   const child = spawn(process.execPath, ['bin/tnic.js', 'node', '--config', configPath], { cwd: REPO_ROOT });
   children.push(child);
-  const node: NodeProcess = { name, child, events: [], log: [], exit: undefined! };
+  const node: NodeProcess = { name, child, events: [], log: [], exit: undefined!, onEvent: undefined };
   node.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   let pending = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -76,6 +87,7 @@ function startNode(name: string, configPath: string): NodeProcess {
         node.events.push({ event: 'not-json', line });
       }
     }
+    node.onEvent?.();
   });
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => node.log.push(chunk));
   return node;
@@ -93,13 +105,25 @@ async function until(done: () => boolean, awaited: string, nodes: NodeProcess[] 
   }
 }
 
-/** Ask a node for its stats with SIGUSR1 and return the stats event it prints. */
+/** Ask a node for its stats with SIGUSR1 and return the stats event it prints; fails after WAIT_MS. */
 async function requestStats(node: NodeProcess): Promise<NodeStats> {
   const before = node.events.length;
-  node.child.kill('SIGUSR1');
   const isStats = (e: Record<string, unknown>): boolean => e.event === 'stats';
-  await until(() => node.events.slice(before).some(isStats), `stats of ${node.name}`, [node]);
-  return node.events.slice(before).find(isStats) as unknown as NodeStats;
+  const stats = new Promise<NodeStats>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      node.onEvent = undefined;
+      reject(new Error(`stats of ${node.name} did not arrive within ${WAIT_MS} ms\n${node.log.join('')}`));
+    }, WAIT_MS);
+    node.onEvent = () => {
+      const event = node.events.slice(before).find(isStats);
+      if (event === undefined) return;
+      clearTimeout(timer);
+      node.onEvent = undefined;
+      resolve(event as unknown as NodeStats);
+    };
+  });
+  node.child.kill('SIGUSR1');
+  return stats;
 }
 
 function sum(counts: Record<string, number>): number {
@@ -114,31 +138,6 @@ async function freePorts(count: number): Promise<number[]> {
   );
   await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   return ports;
-}
-
-/**
- * Make one datagram that the node drops: too short, noise, truncated, one
- * bit flipped, or valid but from a sender that is no peer.
- */
-function malformedDatagram(prng: Prng): Uint8Array {
-  const payload = prng.bytes(prng.int(0, 100));
-  const valid = encodeFrame({ type: 'data', connection: 0, sequence: prng.int(0, 5), payload });
-  switch (prng.int(0, 4)) {
-    case 0:
-      return prng.bytes(prng.int(0, FRAME_OVERHEAD - 1));
-    case 1:
-      return prng.bytes(prng.int(FRAME_OVERHEAD, 400));
-    case 2:
-      return valid.slice(0, prng.int(0, valid.length - 1));
-    case 3: {
-      const flipped = valid.slice();
-      const bit = prng.int(0, flipped.length * 8 - 1);
-      flipped[bit >> 3]! ^= 1 << (bit & 7);
-      return flipped;
-    }
-    default:
-      return valid;
-  }
 }
 
 describe('node processes over UDP', () => {
@@ -178,6 +177,10 @@ describe('node processes over UDP', () => {
     writeFileSync(join(dir, 'n1.json'), JSON.stringify(n1Config));
     n0 = startNode('n0', join(dir, 'n0.json'));
     n1 = startNode('n1', join(dir, 'n1.json'));
+    // A SIGUSR1 before the node installs its handler would start Node's inspector instead.
+    const listening = (node: NodeProcess) => () => node.events.some((e) => e.event === 'listening');
+    await until(listening(n0), 'n0 listening', [n0]);
+    await until(listening(n1), 'n1 listening', [n1]);
 
     probeTnic = await Tnic.open('model', PROBE_DEVICE);
     await probeTnic.provision(PROBE_SESSION, new Uint8Array(Buffer.from(KEY_N0_PROBE, 'hex')));
@@ -234,29 +237,55 @@ describe('node processes over UDP', () => {
     expect(stats.rejected['bad-tag'], 'forgery rejected').toBe(1);
   });
 
-  it('survives malformed datagrams', async () => {
+  it('survives 100,000 malformed datagrams', async () => {
     const seed = testSeed('node malformed datagrams');
-    const prng = new Prng(seed);
-    const droppedBefore = sum((await requestStats(n0)).datagrams.dropped);
-
-    let dropped = 0;
-    for (let sent = 0; sent < MALFORMED_DATAGRAMS; ) {
-      for (let i = 0; i < BATCH; i++, sent++) await junk.sendDatagram(n0Endpoint, malformedDatagram(prng));
-      const deadline = Date.now() + WAIT_MS;
-      do {
-        dropped = sum((await requestStats(n0)).datagrams.dropped) - droppedBefore;
-        if (Date.now() > deadline) throw new Error(`n0 counted ${dropped} of ${sent} malformed datagrams (seed ${seed})`);
-      } while (dropped < sent);
+    const before = await requestStats(n0);
+    const expected = emptyDropCounts();
+    let sent = 0;
+    for (let round = 0; sent < MALFORMED_DATAGRAMS; round++) {
+      const batch = fc.sample(malformedDatagram, { seed: (seed + round) | 0, numRuns: DATAGRAM_BATCH });
+      let burstBytes = 0;
+      let burst = 0;
+      for (const datagram of batch) {
+        if (sent === MALFORMED_DATAGRAMS) break;
+        const decoded = decodeFrame(datagram);
+        expected[typeof decoded === 'string' ? decoded : 'unknown-connection'] += 1;
+        await junk.sendDatagram(n0Endpoint, datagram);
+        sent += 1;
+        burst += 1;
+        burstBytes += datagram.length;
+        if (burst >= BURST_DATAGRAMS || burstBytes >= BURST_BYTES) {
+          await waitForDrops(sent, before, seed);
+          burst = 0;
+          burstBytes = 0;
+        }
+      }
+      await waitForDrops(sent, before, seed);
     }
 
-    const stats = await requestStats(n0);
+    const after = await requestStats(n0);
+    console.log(`n0 dropped ${sent} malformed datagrams, by reason: ${JSON.stringify(expected)}`);
     expect(n0.child.exitCode, 'n0 still runs').toBeNull();
-    expect(dropped, 'every datagram dropped and counted').toBe(MALFORMED_DATAGRAMS);
-    expect(stats.datagrams.dropped['too-short'], 'too short counted').toBeGreaterThan(0);
-    expect(stats.datagrams.dropped['bad-checksum'], 'bad checksum counted').toBeGreaterThan(0);
-    expect(stats.datagrams.dropped['unknown-connection'], 'unknown sender counted').toBeGreaterThan(0);
-    expect(stats.peers.probe!.delivered, 'nothing delivered').toBe(2);
+    for (const reason of DROP_REASONS) {
+      const counted = after.datagrams.dropped[reason] - before.datagrams.dropped[reason];
+      expect(counted, `datagrams dropped as ${reason} (seed ${seed})`).toBe(expected[reason]);
+    }
+    for (const reason of ['too-short', 'bad-magic', 'bad-version', 'bad-type', 'bad-length', 'bad-checksum'] as const) {
+      expect(expected[reason], `the stimulus covers ${reason}`).toBeGreaterThan(0);
+    }
+    expect(after.peers.probe!.delivered, 'nothing delivered').toBe(before.peers.probe!.delivered);
+    expect(sum(after.rejected), 'nothing reached the device').toBe(sum(before.rejected));
   });
+
+  /** Wait until n0 has dropped `sent` datagrams since `before`; fails after WAIT_MS. */
+  async function waitForDrops(sent: number, before: NodeStats, seed: number): Promise<void> {
+    const deadline = Date.now() + WAIT_MS;
+    for (;;) {
+      const dropped = sum((await requestStats(n0)).datagrams.dropped) - sum(before.datagrams.dropped);
+      if (dropped >= sent) return;
+      if (Date.now() > deadline) throw new Error(`n0 counted ${dropped} of ${sent} malformed datagrams (seed ${seed})`);
+    }
+  }
 
   it('survives malformed messages on a channel', async () => {
     const seed = testSeed('node malformed messages');
