@@ -14,6 +14,10 @@
  * run() without `untilMs` returns once the network is idle: no timer is
  * pending (the reliable channel keeps one while anything is unacknowledged),
  * no readable handler is still running, and no datagram is in flight.
+ *
+ * Across processes, each process creates its own nodes (usually one, bound
+ * to a configured port) and names the others with addRemote; a remote node
+ * is only an address, reached with the same faults and hooks.
  */
 
 import type { Socket } from 'node:dgram';
@@ -63,7 +67,9 @@ export class UdpNetwork {
   #start = performance.now();
   #links: LinkFaultModel;
   #nodes = new Map<string, UdpNode>();
-  #nameOfPort = new Map<number, string>();
+  /** Node name of every local and remote "address:port". */
+  #nameOfEndpoint = new Map<string, string>();
+  #remotes = new Map<string, { address: string; port: number }>();
   #timers = new Set<NodeJS.Timeout>();
   #pending = new Set<Promise<void>>();
   #failure: unknown;
@@ -96,19 +102,36 @@ export class UdpNetwork {
     return performance.now() - this.#start;
   }
 
-  /** Return the node called `name`, creating it and binding its socket on first use. */
-  node(name: string): UdpNode {
+  /**
+   * Return the node called `name`, creating it and binding its socket on
+   * first use, to `port` or else to one the OS picks.
+   */
+  node(name: string, port = 0): UdpNode {
     if (this.#closed) throw new TnicError('transport-closed', `UDP network is closed; node '${name}' cannot open`);
+    if (this.#remotes.has(name)) throw new InputError(`node '${name}' is a remote node of this network, not a local one`);
     let node = this.#nodes.get(name);
     if (!node) {
-      node = new UdpNode(name, this);
+      if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+        throw new InputError(`UDP port ${port} of node '${name}' must be an integer in 0..65535`);
+      }
+      node = new UdpNode(name, this, port);
       this.#nodes.set(name, node);
       node.ready.then(
-        (port) => this.#nameOfPort.set(port, name),
+        (bound) => this.#nameOfEndpoint.set(`${this.address}:${bound}`, name),
         (error: unknown) => this.#fail(error),
       );
     }
     return node;
+  }
+
+  /** Name node `name` of another process, reached at `address:port`. */
+  addRemote(name: string, address: string, port: number): void {
+    if (this.#nodes.has(name)) throw new InputError(`node '${name}' is already a local node of this network`);
+    if (!(Number.isInteger(port) && port >= 1 && port <= 65535)) {
+      throw new InputError(`UDP port ${port} of remote node '${name}' must be an integer in 1..65535`);
+    }
+    this.#remotes.set(name, { address, port });
+    this.#nameOfEndpoint.set(`${address}:${port}`, name);
   }
 
   /** Replaceable at any time; called with every datagram after the random faults. */
@@ -188,7 +211,7 @@ export class UdpNetwork {
   /** Send a datagram from node `from` to node `to` through the faults of their link. */
   transmit(from: string, to: string, bytes: Uint8Array): void {
     if (this.#closed) return;
-    const target = this.#nodes.get(to);
+    const target = this.#nodes.get(to) ?? this.#remotes.get(to);
     const source = this.#nodes.get(from);
     if (!target || !source) return;
     for (const arrival of this.#links.transmit(from, to, bytes, this.now)) {
@@ -214,7 +237,7 @@ export class UdpNetwork {
   /** Hand a datagram that `node` received from `address:port` to its channel table. */
   receive(node: UdpNode, address: string, port: number, bytes: Uint8Array): void {
     this.#touch();
-    const from = address === this.address ? this.#nameOfPort.get(port) : undefined;
+    const from = this.#nameOfEndpoint.get(`${address}:${port}`);
     if (from !== undefined) {
       this.#inFlight = Math.max(0, this.#inFlight - 1);
       this.stats.framesDelivered += 1;
@@ -222,12 +245,16 @@ export class UdpNetwork {
     node.table.dispatch(from ?? `${address}:${port}`, bytes);
   }
 
-  #send(source: UdpNode, target: UdpNode, bytes: Uint8Array): void {
+  #send(source: UdpNode, target: UdpNode | { address: string; port: number }, bytes: Uint8Array): void {
     if (this.#closed) return;
     this.#inFlight += 1;
     this.#touch();
-    Promise.all([source.ready, target.ready])
-      .then(([, port]) => source.sendDatagram(bytes, port, this.address))
+    const endpoint =
+      target instanceof UdpNode
+        ? target.ready.then((port) => ({ address: this.address, port }))
+        : Promise.resolve(target);
+    Promise.all([source.ready, endpoint])
+      .then(([, { address, port }]) => source.sendDatagram(bytes, port, address))
       .catch((error: unknown) => {
         this.#inFlight = Math.max(0, this.#inFlight - 1);
         if (!this.#closed) this.#fail(error);
@@ -287,13 +314,14 @@ export class UdpNode implements HostNode {
   constructor(
     readonly name: string,
     readonly network: UdpNetwork,
+    port: number,
   ) {
     this.table = new ChannelTable(name, {
       clock: network.clock,
       output: (peer, frame) => network.transmit(name, peer, frame),
       settle: (result) => network.settle(result),
     });
-    this.ready = bindUdpSocket(network.address, 0).then((socket) => {
+    this.ready = bindUdpSocket(network.address, port).then((socket) => {
       this.#socket = socket;
       socket.on('message', (message, remote) => {
         const bytes = new Uint8Array(message.buffer, message.byteOffset, message.length);

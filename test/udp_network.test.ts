@@ -98,6 +98,29 @@ describe('UDP network', () => {
     expect(node.stats.dropped['too-short'], 'a 3-byte datagram is too short for a frame').toBe(1);
   });
 
+  it('reaches a node of another network by address', async () => {
+    const left = network(6);
+    const right = network(7);
+    const a = left.node('a');
+    const b = right.node('b');
+    const [portA, portB] = await Promise.all([a.ready, b.ready]);
+    left.addRemote('b', '127.0.0.1', portB);
+    right.addRemote('a', '127.0.0.1', portA);
+    const toB = a.channel('b');
+    const toA = b.channel('a');
+    const got: string[] = [];
+    toA.onReadable = () => {
+      for (const m of toA.receive()) got.push(decoder.decode(m));
+    };
+    for (let i = 0; i < 50; i++) toB.send(encoder.encode(`m${i}`));
+    await left.run();
+    await right.run();
+    expect(got).toEqual(numbered(50));
+    expect(right.stats.framesDelivered, 'frames b received from the remote a').toBeGreaterThanOrEqual(50);
+    expect(() => left.node('b'), 'a remote name cannot become local').toThrow(/remote node/);
+    expect(() => left.addRemote('a', '127.0.0.1', portA), 'a local name cannot become remote').toThrow(/local node/);
+  });
+
   it('fails a run that exceeds maxRunMs', async () => {
     const net = new UdpNetwork(5, { maxRunMs: 30 });
     open.push(net);
