@@ -15,9 +15,9 @@
  * pending (the reliable channel keeps one while anything is unacknowledged),
  * no readable handler is still running, and no datagram is in flight.
  *
- * Across processes, each process creates its own nodes (usually one, bound
- * to a configured port) and names the others with addRemote; a remote node
- * is only an address, reached with the same faults and hooks.
+ * Across processes, each process creates its own nodes, usually one bound
+ * to a configured port, and names the others with addRemote. A remote node
+ * is only an address, reached through the same faults and hooks.
  */
 
 import type { Socket } from 'node:dgram';
