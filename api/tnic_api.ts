@@ -6,6 +6,14 @@
  *
  * Verification of bad input bytes returns a result with the reason instead
  * of throwing. Sending throws typed errors (api/errors.ts).
+ *
+ * Replies to clients, who hold no session keys: attestAndSign attests a
+ * message and signs the attested bytes with the device's client key
+ * C_priv, and checkAndSign signs attested bytes from any sender once the
+ * kernel accepted their tag. The device rejects everything else, so C_priv
+ * never signs bytes without a tag from its own keystore. Clients check the
+ * signature with the device's C_pub, certified at bootstrap back to the IP
+ * vendor's trust roots (checkClientKeyChain).
  */
 
 import { N_SESSIONS } from '../sim/kernel_port.ts';
@@ -15,11 +23,53 @@ import {
   encodeAttested,
   type AttestedMessage,
 } from '../stack/attested_message.ts';
+import {
+  checkClientKeyChain,
+  decodeClientKeyCertificate,
+  encodeClientKeyCertificate,
+  type ClientKeyCertificate,
+  type ClientKeyChainFailure,
+  type ClientKeyChainProblem,
+  type TrustRoots,
+} from '../stack/bootstrap/client_certificate.ts';
+import {
+  checkSignedReply,
+  decodeSignedReply,
+  encodeSignedReply,
+  SIGNED_REPLY_OVERHEAD,
+  SignedReplyFormatError,
+  SignRejectedError,
+  type SignedReply,
+  type SignedReplyFault,
+  type SignedReplyKind,
+  type SignRejectReason,
+} from '../stack/signed_reply.ts';
 import { BACKENDS, TnicDevice, type Backend, type Verdict } from '../stack/tnic_device.ts';
 import { DeviceFaultError, InputError, TnicError, UnknownSessionError } from './errors.ts';
 
 export { ATTESTED_OVERHEAD, BACKENDS, decodeAttested, encodeAttested };
 export type { AttestedMessage, Backend };
+export {
+  checkClientKeyChain,
+  checkSignedReply,
+  decodeClientKeyCertificate,
+  decodeSignedReply,
+  encodeClientKeyCertificate,
+  encodeSignedReply,
+  SIGNED_REPLY_OVERHEAD,
+  SignedReplyFormatError,
+  SignRejectedError,
+};
+export type {
+  ClientKeyCertificate,
+  ClientKeyChainFailure,
+  ClientKeyChainProblem,
+  SignedReply,
+  SignedReplyFault,
+  SignedReplyKind,
+  SignRejectReason,
+  TrustRoots,
+};
 
 /** Sessions in a device's keystore, numbered 0..MAX_SESSIONS-1. */
 export const MAX_SESSIONS = N_SESSIONS;
@@ -66,6 +116,11 @@ export class Tnic {
     return this.device.backend;
   }
 
+  /** C_pub: the public key that checks this device's signed replies; a copy. */
+  get clientKey(): Uint8Array {
+    return this.device.clientKey;
+  }
+
   /** Load the shared key of `session` (bootstrap only, once per session). */
   async provision(session: number, key: Uint8Array): Promise<void> {
     await this.device.provision(session, key);
@@ -102,6 +157,33 @@ export class Tnic {
   /** Check only the tag of forwarded wire bytes; no counter is read or changed. */
   async checkForwarded(bytes: Uint8Array): Promise<VerifyResult> {
     return this.#verify('check', bytes);
+  }
+
+  /**
+   * Attest `msg` on `session` like localSend and sign the attested bytes
+   * with C_priv in the same operation. Send `attested` to peers and
+   * encodeSignedReply() of the result to clients. Throws SignRejectedError
+   * before lock().
+   */
+  async attestAndSign(session: number, msg: Uint8Array): Promise<SignedReply> {
+    try {
+      return await this.device.attestAndSign(session, msg);
+    } catch (err) {
+      if (err instanceof TnicError && err.code === 'kernel-unknown-session') {
+        throw new UnknownSessionError(session, this.deviceId);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Sign attested `bytes` from any sender with C_priv, once the kernel
+   * accepted their tag with CHECK (no counter is read or changed). Throws
+   * SignRejectedError naming the reason for bytes that are malformed or
+   * carry no valid tag of this device's keystore, and before lock().
+   */
+  async checkAndSign(bytes: Uint8Array): Promise<SignedReply> {
+    return this.device.checkAndSign(bytes);
   }
 
   async close(): Promise<void> {

@@ -111,6 +111,26 @@ describe('bft cluster', () => {
     }
   });
 
+  it('gives the client no replica key', async () => {
+    const cluster = await BftCluster.open({
+      network: new SimNetwork(SEED),
+      backend: 'model',
+      machine: 'kv',
+      batchSize: 8,
+      processes: 1,
+      operationsPerProcess: 1,
+      seed: SEED,
+    });
+    try {
+      const clientSession = cluster.replicas.length;
+      expect(await cluster.clientDevice.device.keyedSessions(), 'client sessions').toEqual([clientSession]);
+      const leaderSessions = await cluster.replicas[0]!.connections[0]!.tnic.device.keyedSessions();
+      expect(leaderSessions, 'leader sessions').toEqual([0, 1, 2, clientSession]);
+    } finally {
+      await cluster.close();
+    }
+  });
+
   it('rejects an invalid configuration', async () => {
     const base = { network: new SimNetwork(1), backend: 'model' as const, machine: 'kv' as const, processes: 1, operationsPerProcess: 1, seed: 1 };
     await expect(BftCluster.open({ ...base, batchSize: 4 as BatchSize }), 'batch size').rejects.toThrow(/batch size 4/);

@@ -2,7 +2,7 @@ import { keygenAsync, signAsync } from '@noble/ed25519';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import { UnknownSessionError } from '../api/errors.ts';
-import { Tnic, type Backend } from '../api/tnic_api.ts';
+import { checkClientKeyChain, checkSignedReply, Tnic, type Backend } from '../api/tnic_api.ts';
 import { AttestationError, type AttestationFailure } from '../stack/bootstrap/attestation_error.ts';
 import { signCertificate, type Quote } from '../stack/bootstrap/certificates.ts';
 import {
@@ -69,6 +69,26 @@ describe.each(['model', 'rtl'] as Backend[])('bootstrap on the %s backend', (bac
     const wire = await tnic.localSend(SESSION, new TextEncoder().encode('hello'));
     expect(wire.length, 'attested message').toBe(48 + 5);
     await expect(tnic.provision(SESSION + 1, key), 'locked after provisioning').rejects.toThrow(/locked/);
+  });
+
+  it('certifies the client key', async () => {
+    const report = await s.vendor.bootstrap(controller, [{ session: SESSION, key }]);
+    const certificate = report.clientCertificate;
+    expect(certificate.clientKey, 'the device C_pub').toEqual(tnic.clientKey);
+    expect(certificate.deviceId, 'device id').toBe(DEVICE_ID);
+    expect(await checkClientKeyChain(certificate, s.vendor.trustRoots()), 'chain to the roots').toBeUndefined();
+
+    const signed = await tnic.attestAndSign(SESSION, new TextEncoder().encode('reply'));
+    expect(await checkSignedReply(signed, certificate.clientKey), 'reply verifies').toBe(true);
+    await tnic.device.reset();
+    expect(tnic.clientKey, 'reset replaces C_pub').not.toEqual(certificate.clientKey);
+  });
+
+  it('rejects keys the vendor did not send', async () => {
+    // The host loads a key of its own before the vendor provisions the device.
+    await tnic.provision(SESSION + 6, key);
+    await expectRejected(s.vendor.bootstrap(controller, [{ session: SESSION, key }]), 'unexpected-keys');
+    expect(controller.state, 'controller gave up').toBe('failed');
   });
 
   it('rejects an unknown device key', async () => {

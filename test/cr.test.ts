@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { SimNetwork } from '../stack/sim_network.ts';
+import { CrCluster } from '../systems/cr/cr_cluster.ts';
 import { crScenarios } from '../systems/scenarios/cr_scenarios.ts';
 import { findScenario, type ScenarioContext } from '../systems/scenarios/scenario.ts';
 import { checkJepsenLog } from '../verify/linearizability.ts';
@@ -31,5 +32,19 @@ describe('cr fault scenarios', () => {
     const result = await findScenario(crScenarios(), 'lying-node', 'cr').run(context(SEED));
     expect(result.history, 'pending operations end as :info').toContain(':info');
     expect(result.verdict, 'history').toBe('linearizable');
+  });
+});
+
+describe('cr cluster', () => {
+  it('gives the client no chain key', async () => {
+    const cluster = await CrCluster.open({ network: new SimNetwork(SEED), backend: 'model', processes: 1, operationsPerProcess: 1, seed: SEED });
+    try {
+      const n = cluster.nodes.length;
+      expect(await cluster.clientDevice.device.keyedSessions(), 'client sessions').toEqual([n]);
+      const tail = await cluster.nodes.at(-1)!.connections[0]!.tnic.device.keyedSessions();
+      expect(tail, 'tail sessions').toEqual(Array.from({ length: n }, (_, i) => i));
+    } finally {
+      await cluster.close();
+    }
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Reasons for rejecting remote attestation or provisioning of a device.
- * The vendor raises the first six, and the controller the last three.
+ * The vendor raises the first six and bad-client-key-certificate, and the
+ * controller raises the other four.
  */
 
 import { TnicError } from '../../sim/errors.ts';
@@ -14,7 +15,9 @@ export type AttestationFailure =
   | 'bad-quote-signature' // the quote is not signed by the certified controller key
   | 'vendor-not-authenticated' // the handshake is not signed by the embedded vendor key
   | 'channel-failed' // a handshake signature, or the AEAD tag of a record, did not verify
-  | 'wrong-device-id'; // the provisioned device id is not this device's id
+  | 'wrong-device-id' // the provisioned device id is not this device's id
+  | 'unexpected-keys' // after lock, the keystore has keys for sessions the vendor did not send
+  | 'bad-client-key-certificate'; // the acknowledged client key certificate does not check
 
 export class AttestationError extends TnicError {
   constructor(

@@ -6,6 +6,8 @@
  * certify both. The `DeviceController` then answers the vendor's nonce
  * challenge, runs its half of the authenticated handshake, and loads the
  * secrets that arrive over that channel into the TNIC device, then locks it.
+ * Last, it certifies the TNIC device's client key C_pub with the controller
+ * key and returns that certificate in the sealed acknowledgement.
  *
  * The hardware and controller secret keys stay in private fields; nothing
  * returns, serializes or logs them.
@@ -26,6 +28,7 @@ import {
   type ControllerCertificate,
   type Quote,
 } from './certificates.ts';
+import { signClientKey } from './client_certificate.ts';
 import { decodeProvisioning, encodeProvisioningAck } from './provisioning.ts';
 import { newEphemeral, SecureChannel } from './secure_channel.ts';
 
@@ -173,14 +176,34 @@ export class DeviceController implements ControllerPort {
         key.fill(0);
       }
       await this.device.lock();
+      await this.#expectOnlyVendorKeys(plan.sessions.map((s) => s.session));
+      // Certified only now, because C_priv signs only tags of this keystore, which contains the vendor's keys alone.
+      const clientCertificate = await signClientKey(
+        { controller: this.certificate, deviceId: this.device.deviceId, clientKey: this.device.clientKey },
+        this.#secretKey,
+      );
       this.#state = 'provisioned';
-      return channel.seal(encodeProvisioningAck(plan.deviceId, plan.sessions.length));
+      return channel.seal(
+        encodeProvisioningAck({ deviceId: plan.deviceId, sessions: plan.sessions.length, clientCertificate }),
+      );
     } catch (err) {
       this.#state = 'failed';
       throw err;
     } finally {
       channel.destroy();
       this.#channel = undefined;
+    }
+  }
+
+  /** Fail unless the locked keystore has keys for exactly `sessions` and none that the host loaded earlier. */
+  async #expectOnlyVendorKeys(sessions: readonly number[]): Promise<void> {
+    const extra = (await this.device.keyedSessions()).filter((s) => !sessions.includes(s));
+    if (extra.length > 0) {
+      throw new AttestationError(
+        'unexpected-keys',
+        `device ${this.device.deviceId} has keys for sessions ${extra.join(', ')} that the vendor did not send; ` +
+          'reset the device and bootstrap it again',
+      );
     }
   }
 

@@ -10,7 +10,9 @@
  *    which the controller image embeds, and checks the controller's half
  *    against the certified controller key;
  * 4. send the device id and session keys over the channel, and check the
- *    acknowledgement.
+ *    acknowledgement and the client key certificate in it, which must
+ *    chain back to this vendor's trust roots through the attested
+ *    controller certificate.
  *
  * Any failed check ends bootstrapping with an AttestationError naming the
  * reason, before a secret is sent.
@@ -31,6 +33,11 @@ import {
   type Quote,
 } from './certificates.ts';
 import {
+  checkClientKeyChain,
+  type ClientKeyCertificate,
+  type TrustRoots,
+} from './client_certificate.ts';
+import {
   controllerHelloBody,
   measureController,
   vendorHelloBody,
@@ -50,6 +57,8 @@ export interface BootstrapReport {
   sessions: number;
   /** Hex of the hardware public key that was attested. */
   hardwareKey: string;
+  /** The device's certified client key, for clients that check its signed replies. */
+  clientCertificate: ClientKeyCertificate;
 }
 
 export class IpVendor {
@@ -87,6 +96,11 @@ export class IpVendor {
       throw new InputError(`device id ${deviceId} must be an integer in 0..2^32-1`);
     }
     this.#devices.set(toHex(hardwareKey), deviceId);
+  }
+
+  /** Return what clients trust: the registered devices and the controller measurement; copies. */
+  trustRoots(): TrustRoots {
+    return { measurement: this.expectedMeasurement.slice(), devices: new Map(this.#devices) };
   }
 
   /** Issue a fresh nonce, which is accepted in one quote only. */
@@ -169,10 +183,33 @@ export class IpVendor {
             `with ${plan.sessions.length}`,
         );
       }
-      return { deviceId, sessions: ack.sessions, hardwareKey: toHex(quote.certificate.hardwareKey) };
+      await this.#checkClientCertificate(ack.clientCertificate, quote, deviceId);
+      return {
+        deviceId,
+        sessions: ack.sessions,
+        hardwareKey: toHex(quote.certificate.hardwareKey),
+        clientCertificate: ack.clientCertificate,
+      };
     } finally {
       channel.destroy();
     }
+  }
+
+  /** Check that the attested controller certified the client key of device `deviceId`, back to the roots. */
+  async #checkClientCertificate(certificate: ClientKeyCertificate, quote: Quote, deviceId: number): Promise<void> {
+    const attested = quote.certificate;
+    const sameController =
+      toHex(certificateBody(certificate.controller)) === toHex(certificateBody(attested)) &&
+      toHex(certificate.controller.signature) === toHex(attested.signature);
+    if (!sameController || certificate.deviceId !== deviceId) {
+      throw new AttestationError(
+        'bad-client-key-certificate',
+        `the client key certificate of device ${deviceId} names device ${certificate.deviceId} or a controller ` +
+          'other than the attested one',
+      );
+    }
+    const problem = await checkClientKeyChain(certificate, this.trustRoots());
+    if (problem !== undefined) throw new AttestationError('bad-client-key-certificate', problem.detail);
   }
 
   #checkNonce(challenge: string, wasOutstanding: boolean, answered: string, deviceId: number): void {

@@ -3,12 +3,18 @@
  * acknowledgement. All integers big-endian:
  *
  *   provisioning  device id u32 | session count u8 | per session: session u8 | key length u16 | key
- *   ack           device id u32 | sessions loaded u8
+ *   ack           device id u32 | sessions loaded u8 | client key certificate (260 bytes)
  */
 
 import { InputError } from '../../sim/errors.ts';
 import { N_SESSIONS } from '../../sim/kernel_port.ts';
 import { AttestationError } from './attestation_error.ts';
+import {
+  CLIENT_KEY_CERTIFICATE_BYTES,
+  decodeClientKeyCertificate,
+  encodeClientKeyCertificate,
+  type ClientKeyCertificate,
+} from './client_certificate.ts';
 
 export interface SessionSecret {
   session: number;
@@ -80,14 +86,30 @@ export function checkPlan(plan: ProvisioningPlan): void {
   }
 }
 
-export function encodeProvisioningAck(deviceId: number, sessions: number): Uint8Array {
-  const out = new Uint8Array(5);
-  new DataView(out.buffer).setUint32(0, deviceId);
-  out[4] = sessions;
+export interface ProvisioningAck {
+  deviceId: number;
+  sessions: number;
+  /** The controller's certificate of the device's client key, made after lock. */
+  clientCertificate: ClientKeyCertificate;
+}
+
+export function encodeProvisioningAck(ack: ProvisioningAck): Uint8Array {
+  const certificate = encodeClientKeyCertificate(ack.clientCertificate);
+  const out = new Uint8Array(5 + certificate.length);
+  new DataView(out.buffer).setUint32(0, ack.deviceId);
+  out[4] = ack.sessions;
+  out.set(certificate, 5);
   return out;
 }
 
-export function decodeProvisioningAck(bytes: Uint8Array): { deviceId: number; sessions: number } {
-  if (bytes.length !== 5) throw new AttestationError('channel-failed', `acknowledgement of ${bytes.length} bytes must be 5 bytes`);
-  return { deviceId: new DataView(bytes.buffer, bytes.byteOffset).getUint32(0), sessions: bytes[4]! };
+export function decodeProvisioningAck(bytes: Uint8Array): ProvisioningAck {
+  const size = 5 + CLIENT_KEY_CERTIFICATE_BYTES;
+  if (bytes.length !== size) {
+    throw new AttestationError('channel-failed', `acknowledgement of ${bytes.length} bytes must be ${size} bytes`);
+  }
+  return {
+    deviceId: new DataView(bytes.buffer, bytes.byteOffset).getUint32(0),
+    sessions: bytes[4]!,
+    clientCertificate: decodeClientKeyCertificate(bytes.subarray(5)),
+  };
 }

@@ -3,9 +3,13 @@
  * r2f, and one client node whose logical processes run a seeded workload.
  *
  * Sessions: replica i attests on session i and the client on session 2f+1.
- * Every device holds the keys of all replicas' sessions, so any node can
- * check any replica's message; only the leader and the client hold the
- * client's session. Device ids are 1 + the replica index, and 100 for the client.
+ * Every replica device has the keys of all replicas' sessions, so any
+ * replica can check any other's message; only the leader and the client
+ * have the client's session. The client's device has no other key. It
+ * attests requests, and the client checks replica results as signed
+ * replies with the replicas' certified client keys (signed_reply_client.ts). Replica devices
+ * are bootstrapped by an IP vendor to get those certificates. Device ids
+ * are 1 + the replica index, and 100 for the client.
  *
  * Extra clients (e.g. a Byzantine one) get device 101, 102, ... and sessions
  * 2f+2, 2f+3, ...; only the leader and the extra client's own device hold
@@ -20,6 +24,8 @@ import { drawSessionKeys, openProvisioned } from '../replication/devices.ts';
 import { History } from '../replication/history.ts';
 import type { Network } from '../replication/network.ts';
 import { QuorumClient, type ReplicaIdentity } from '../replication/quorum_client.ts';
+import { SignedReplyClient } from '../replication/signed_reply_client.ts';
+import { openCertified } from '../replication/signed_reply_devices.ts';
 import type { MachineKind } from '../replication/state_machine.ts';
 import { bftResults } from './messages.ts';
 import {
@@ -123,16 +129,28 @@ export class BftCluster {
     const replicaSessions = replicas.map((r) => r.session);
     const extraSessions = extras.map((c) => c.session);
     const keys = drawSessionKeys([...replicaSessions, client.session, ...extraSessions]);
-    const devices: Tnic[] = [];
+    const certified = await openCertified(
+      options.backend,
+      replicas.map((r, i) => ({
+        device: r.device,
+        sessions: i === 0 ? [...replicaSessions, client.session, ...extraSessions] : replicaSessions,
+      })),
+      keys,
+    );
+    const devices: Tnic[] = [...certified.devices];
+    let replies: SignedReplyClient;
     try {
-      for (const [i, r] of replicas.entries()) {
-        const sessions = i === 0 ? [...replicaSessions, client.session, ...extraSessions] : replicaSessions;
-        devices.push(await openProvisioned(options.backend, r.device, sessions, keys));
-      }
       for (const extra of extras) {
         devices.push(await openProvisioned(options.backend, extra.device, [extra.session], keys));
       }
-      devices.push(await openProvisioned(options.backend, client.device, [...replicaSessions, client.session], keys));
+      devices.push(await openProvisioned(options.backend, client.device, [client.session], keys));
+      replies = await SignedReplyClient.create({
+        roots: certified.roots,
+        replicas: replicas.map((identity, i) => ({ identity, certificate: certified.certificates[i]! })),
+        quorum: f + 1,
+        resultsOf: bftResults,
+      });
+      replies.expectAllCertified();
     } catch (error) {
       await Promise.all(devices.map((d) => d.close()));
       throw error;
@@ -160,13 +178,10 @@ export class BftCluster {
     const clientDevice = devices.at(-1)!;
     const history = new History();
     const quorumClient = new QuorumClient({
-      tnic: clientDevice,
       machine: options.machine,
       entry: new Connection(clientDevice, channels[0]!, client.session, replicas[0]!.device),
       resultChannels: channels,
-      replicas,
-      quorum: f + 1,
-      resultsOf: bftResults,
+      replies,
       processes: options.processes,
       operationsPerProcess: options.operationsPerProcess,
       seed: options.seed,
@@ -180,6 +195,11 @@ export class BftCluster {
     const replica = this.replicas.find((r) => r.identity.name === name);
     if (replica === undefined) throw new InputError(`no replica named '${name}'`);
     return replica;
+  }
+
+  /** The client's device, which attests its requests and has the key of the client's session only. */
+  get clientDevice(): Tnic {
+    return this.devices.at(-1)!;
   }
 
   async close(): Promise<void> {

@@ -3,9 +3,11 @@
  *
  * Every replica attests all it sends on its own session and sends the same
  * attested bytes to every peer, so each peer's device verifies one gap-free
- * counter sequence from it. Because a counter is attested once, a leader
- * that tells two followers different things must use two counters, and the
- * follower that misses one sees a counter gap instead of the other message.
+ * counter sequence from it. The client gets those bytes as a signed reply
+ * (attestAndSign), which it checks with the replica's certified client key.
+ * Because a counter is attested once, a leader that tells two followers
+ * different things must use two counters, and the follower that misses one
+ * sees a counter gap instead of the other message.
  *
  * Leader: batches client requests (flushed when full or after
  * batchTimeoutMs), executes them and sends propose(seq, batch, outputs) to
@@ -21,7 +23,7 @@
 
 import { Connection, type ReceivedMessage } from '../../api/connection.ts';
 import { CounterGapError } from '../../api/errors.ts';
-import type { Tnic } from '../../api/tnic_api.ts';
+import { encodeSignedReply, type Tnic } from '../../api/tnic_api.ts';
 import type { Detection, DetectionKind } from '../replication/detection.ts';
 import { Executor } from '../replication/executor.ts';
 import { trySend, type Channel, type Network } from '../replication/network.ts';
@@ -229,7 +231,8 @@ export class BftReplica {
     this.appliedSeq = seq;
     const propose: Propose = { t: 'propose', view: 0, seq, batch, outputs: trial.outputs };
     this.#digests.set(seq, batchDigest(propose));
-    const bytes = await this.options.tnic.localSend(this.identity.session, encodeJson(propose));
+    const signed = await this.options.tnic.attestAndSign(this.identity.session, encodeJson(propose));
+    const bytes = signed.attested;
 
     const behavior = this.options.behavior;
     if (behavior.kind === 'equivocating' && behavior.atSeq === seq) {
@@ -241,7 +244,7 @@ export class BftReplica {
     } else {
       for (const channel of this.#peerChannels.values()) trySend(channel, bytes);
     }
-    trySend(this.#clientChannel, bytes);
+    trySend(this.#clientChannel, encodeSignedReply(signed));
   }
 
   /** A proposal for the same seq with one more request, executed on a copy of the state. */
@@ -279,9 +282,9 @@ export class BftReplica {
     const lying = this.options.behavior.kind === 'lying';
     const outputs = lying ? trial.outputs.map(falsifyOutput) : trial.outputs;
     const accept: Accept = { ...propose, t: 'accept', replica: this.options.index, outputs };
-    const bytes = await this.options.tnic.localSend(this.identity.session, encodeJson(accept));
-    for (const channel of this.#peerChannels.values()) trySend(channel, bytes);
-    trySend(this.#clientChannel, bytes);
+    const signed = await this.options.tnic.attestAndSign(this.identity.session, encodeJson(accept));
+    for (const channel of this.#peerChannels.values()) trySend(channel, signed.attested);
+    trySend(this.#clientChannel, encodeSignedReply(signed));
 
     for (const stashed of this.#stashedAccepts.get(propose.seq) ?? []) {
       this.#onAccept(this.options.replicas[stashed.replica]!.name, stashed);

@@ -8,7 +8,9 @@
  * outputs a prefix of the next. It then re-executes the request and compares
  * its output with every earlier one. Only then does it apply the request,
  * append its own output, attest and forward the message, and reply to the
- * client with the same attested bytes. Reads traverse the whole chain too.
+ * client with the same attested bytes as a signed reply (attestAndSign),
+ * which the client checks with the node's certified client key. Reads
+ * traverse the whole chain too.
  *
  * NOTE: there is no configuration service. A node that detects a faulty
  * predecessor stops forwarding, so the chain halts until it is rebuilt.
@@ -16,7 +18,7 @@
 
 import { Connection, type ReceivedMessage } from '../../api/connection.ts';
 import { CounterGapError, InputError } from '../../api/errors.ts';
-import { decodeAttested, type Tnic } from '../../api/tnic_api.ts';
+import { decodeAttested, encodeSignedReply, type Tnic } from '../../api/tnic_api.ts';
 import type { Detection, DetectionKind } from '../replication/detection.ts';
 import { Executor } from '../replication/executor.ts';
 import { trySend, type Channel, type Network } from '../replication/network.ts';
@@ -181,9 +183,9 @@ export class ChainNode {
       outputs: [...message.outputs, lying ? falsifyOutput(output) : output],
       previous,
     };
-    const bytes = await this.options.tnic.localSend(this.identity.session, encodeJson(own));
-    if (this.#successor) trySend(this.#successor, bytes);
-    trySend(this.#client, bytes);
+    const signed = await this.options.tnic.attestAndSign(this.identity.session, encodeJson(own));
+    if (this.#successor) trySend(this.#successor, signed.attested);
+    trySend(this.#client, encodeSignedReply(signed));
   }
 
   #predecessorName(): string {

@@ -5,9 +5,11 @@
  * tail's among them.
  *
  * Sessions: node i attests on session i and the client on session N. Every
- * device has the keys of the chain's sessions, so each node can check the
- * proof of every earlier node. Only the head and the client have the key of
- * the client's session.
+ * node's device has the keys of the chain's sessions, so each node can
+ * check the proof of every earlier node. Only the head and the client have
+ * the key of the client's session, and the client's device has no other:
+ * it checks results as signed replies with the nodes' certified client
+ * keys (signed_reply_client.ts), which the nodes get at bootstrap.
  */
 
 import { Connection } from '../../api/connection.ts';
@@ -17,6 +19,8 @@ import { drawSessionKeys, openProvisioned } from '../replication/devices.ts';
 import { History } from '../replication/history.ts';
 import type { Network } from '../replication/network.ts';
 import { QuorumClient, type ReplicaIdentity } from '../replication/quorum_client.ts';
+import { SignedReplyClient } from '../replication/signed_reply_client.ts';
+import { openCertified } from '../replication/signed_reply_devices.ts';
 import { ChainNode, type ChainBehavior } from './chain_node.ts';
 import { chainResults } from './messages.ts';
 
@@ -61,13 +65,23 @@ export class CrCluster {
 
     const chainSessions = chain.map((r) => r.session);
     const keys = drawSessionKeys([...chainSessions, client.session]);
-    const devices: Tnic[] = [];
+    const certified = await openCertified(
+      options.backend,
+      chain.map((r, i) => ({ device: r.device, sessions: i === 0 ? [...chainSessions, client.session] : chainSessions })),
+      keys,
+    );
+    const devices: Tnic[] = [...certified.devices];
+    let replies: SignedReplyClient;
     try {
-      for (const [i, r] of chain.entries()) {
-        const sessions = i === 0 ? [...chainSessions, client.session] : chainSessions;
-        devices.push(await openProvisioned(options.backend, r.device, sessions, keys));
-      }
-      devices.push(await openProvisioned(options.backend, client.device, [...chainSessions, client.session], keys));
+      devices.push(await openProvisioned(options.backend, client.device, [client.session], keys));
+      replies = await SignedReplyClient.create({
+        roots: certified.roots,
+        replicas: chain.map((identity, i) => ({ identity, certificate: certified.certificates[i]! })),
+        quorum: n,
+        required: chain.at(-1)!.device,
+        resultsOf: chainResults,
+      });
+      replies.expectAllCertified();
     } catch (error) {
       await Promise.all(devices.map((d) => d.close()));
       throw error;
@@ -89,14 +103,10 @@ export class CrCluster {
     const clientDevice = devices.at(-1)!;
     const history = new History();
     const quorumClient = new QuorumClient({
-      tnic: clientDevice,
       machine: 'kv',
       entry: new Connection(clientDevice, channels[0]!, client.session, chain[0]!.device),
       resultChannels: channels,
-      replicas: chain,
-      quorum: n,
-      required: chain.at(-1)!.device,
-      resultsOf: chainResults,
+      replies,
       processes: options.processes,
       operationsPerProcess: options.operationsPerProcess,
       seed: options.seed,
@@ -109,6 +119,11 @@ export class CrCluster {
     const node = this.nodes.find((r) => r.identity.name === name);
     if (node === undefined) throw new InputError(`no chain node named '${name}'`);
     return node;
+  }
+
+  /** The client's device, which attests its requests and has the key of the client's session only. */
+  get clientDevice(): Tnic {
+    return this.devices.at(-1)!;
   }
 
   async close(): Promise<void> {

@@ -6,12 +6,15 @@
  */
 
 import type { Connection, RejectReason } from '../../api/connection.ts';
+import { decodeSignedReply, encodeAttested, encodeSignedReply } from '../../api/tnic_api.ts';
 import { BftCluster, CLIENT_DEVICE, CLIENT_NAME } from '../bft/bft_cluster.ts';
 import { FORBIDDEN_VALUE, runByzantineClient, type ByzantineClientReport } from '../bft/byzantine_client.ts';
 import type { BatchSize, BftBehavior, BftReplica } from '../bft/replica.ts';
 import type { DetectionKind } from '../replication/detection.ts';
-import { requestKey } from '../replication/request.ts';
+import type { HostHook } from '../replication/network.ts';
+import { falsifyOutput, isOutput, requestKey } from '../replication/request.ts';
 import { SeededRandom } from '../replication/prng.ts';
+import { decodeJson, encodeJson, isRecord } from '../replication/wire.ts';
 import { check, type Scenario, type ScenarioCheck, type ScenarioContext, type ScenarioResult } from './scenario.ts';
 import { delayEvery, forgeBefore, replayFirst } from './host_attacks.ts';
 
@@ -105,6 +108,24 @@ async function runBft(
   }
 }
 
+/**
+ * Before every signed reply to one of `targets`, send a forgery: the reply
+ * with every output in its content falsified under a random tag, and the
+ * genuine signature, which no longer matches the changed bytes.
+ * NOTE: kept here, next to its users, because host_attacks.ts handles attested bytes only.
+ */
+export function forgeRepliesBefore(targets: readonly string[], random: SeededRandom): HostHook {
+  return ({ to, bytes }) => {
+    if (!targets.includes(to)) return [bytes];
+    const { reply, message } = decodeSignedReply(bytes);
+    const payload = decodeJson(message.msg);
+    const outputs = isRecord(payload) && Array.isArray(payload.outputs) ? payload.outputs.filter(isOutput) : [];
+    const content = isRecord(payload) ? { ...payload, outputs: outputs.map(falsifyOutput) } : { t: 'forged' };
+    const attested = encodeAttested({ ...message, msg: encodeJson(content), alpha: random.bytes(32) });
+    return [encodeSignedReply({ ...reply, attested }), bytes];
+  };
+}
+
 function allCompleted(cluster: BftCluster, total: number): ScenarioCheck {
   const completed = cluster.client.completed;
   return check('every operation completed', completed === total, `${completed} of ${total} completed`);
@@ -137,20 +158,20 @@ const baseline = scenario('baseline', 'no fault: every operation completes with 
 
 const forged = scenario(
   'forged-message',
-  'prevented: forged proposals and results fail the tag check, every operation completes',
+  'prevented: forged proposals fail the tag check and forged results the signature check, ' +
+    'every operation completes',
   (o) => ({
     prepare: (context, random) => {
-      context.network.node('r0').byzantine = forgeBefore(['r1', 'client'], random);
+      const toPeer = forgeBefore(['r1'], random);
+      const toClient = forgeRepliesBefore([CLIENT_NAME], random);
+      context.network.node('r0').byzantine = (m) => (m.to === CLIENT_NAME ? toClient(m) : toPeer(m));
     },
     checks: (cluster) => {
       const r1 = cluster.replica('r1');
+      const badSignatures = cluster.client.rejected['bad-signature'];
       return [
         check('r1 rejects forged proposals', rejections(r1, 'bad-tag') > 0, `${rejections(r1, 'bad-tag')} rejected`),
-        check(
-          'client rejects forged results',
-          cluster.client.rejected['bad-tag'] > 0,
-          `${cluster.client.rejected['bad-tag']} rejected`,
-        ),
+        check('client rejects forged results', badSignatures > 0, `${badSignatures} bad signatures`),
         check('r1 applied every batch', r1.appliedSeq === cluster.replica('r0').appliedSeq, `seq ${r1.appliedSeq}`),
         allCompleted(cluster, total(o)),
       ];
@@ -160,7 +181,8 @@ const forged = scenario(
 
 const replayed = scenario(
   'replayed-message',
-  'prevented: replayed proposals fail the counter check, replayed results are stale, every operation completes',
+  'prevented: replayed proposals fail the counter check, the client rejects replayed results, ' +
+    'every operation completes',
   (o) => ({
     prepare: (context) => {
       context.network.node('r0').byzantine = replayFirst(2);
@@ -168,9 +190,10 @@ const replayed = scenario(
     checks: (cluster) => {
       const followers = cluster.replicas.slice(1);
       const replays = followers.map((r) => rejections(r, 'replayed'));
+      const replayedResults = cluster.client.rejected.replayed;
       return [
         check('followers reject replays', replays.every((n) => n > 0), `rejected ${replays.join(', ')}`),
-        check('client drops stale results', cluster.client.rejected.stale > 0, `${cluster.client.rejected.stale}`),
+        check('client rejects replayed results', replayedResults > 0, `${replayedResults} rejected`),
         allCompleted(cluster, total(o)),
       ];
     },

@@ -6,8 +6,9 @@
 
 import type { RejectReason } from '../../api/connection.ts';
 import type { ChainBehavior, ChainNode } from '../cr/chain_node.ts';
-import { CrCluster } from '../cr/cr_cluster.ts';
+import { CR_CLIENT_NAME, CrCluster } from '../cr/cr_cluster.ts';
 import { SeededRandom } from '../replication/prng.ts';
+import { forgeRepliesBefore } from './bft_scenarios.ts';
 import { forgeBefore, replayFirst } from './host_attacks.ts';
 import { check, type Scenario, type ScenarioCheck, type ScenarioContext, type ScenarioResult } from './scenario.ts';
 
@@ -89,16 +90,20 @@ const baseline = scenario('baseline', 'no fault: every operation completes with 
 
 const forged = scenario(
   'forged-message',
-  'prevented: forged chain messages and results fail the tag check, every operation completes',
+  'prevented: forged chain messages fail the tag check and forged results the signature check, ' +
+    'every operation completes',
   {
     prepare: (context, random) => {
-      context.network.node('n0').byzantine = forgeBefore(['n1', 'client'], random);
+      const toPeer = forgeBefore(['n1'], random);
+      const toClient = forgeRepliesBefore([CR_CLIENT_NAME], random);
+      context.network.node('n0').byzantine = (m) => (m.to === CR_CLIENT_NAME ? toClient(m) : toPeer(m));
     },
     checks: (cluster, total) => {
       const n1 = cluster.node('n1');
+      const badSignatures = cluster.client.rejected['bad-signature'];
       return [
         check('n1 rejects forgeries', rejections(n1, 'bad-tag') > 0, `${rejections(n1, 'bad-tag')} rejected`),
-        check('client rejects forged results', cluster.client.rejected['bad-tag'] > 0, `${cluster.client.rejected['bad-tag']}`),
+        check('client rejects forged results', badSignatures > 0, `${badSignatures} bad signatures`),
         allCompleted(cluster, total),
       ];
     },
@@ -107,7 +112,8 @@ const forged = scenario(
 
 const replayed = scenario(
   'replayed-message',
-  'prevented: replayed chain messages fail the counter check, replayed results are stale, every operation completes',
+  'prevented: replayed chain messages fail the counter check, the client rejects replayed results, ' +
+    'every operation completes',
   {
     prepare: (context) => {
       context.network.node('n0').byzantine = replayFirst(2);
@@ -118,7 +124,8 @@ const replayed = scenario(
       return [
         check('n1 and n2 reject replays', rejections(n1, 'replayed') > 0 && rejections(n2, 'replayed') > 0,
           `n1 ${rejections(n1, 'replayed')}, n2 ${rejections(n2, 'replayed')} rejected`),
-        check('client drops stale results', cluster.client.rejected.stale > 0, `${cluster.client.rejected.stale}`),
+        check('client rejects replayed results', cluster.client.rejected.replayed > 0,
+          `${cluster.client.rejected.replayed} rejected`),
         allCompleted(cluster, total),
       ];
     },
