@@ -122,10 +122,12 @@ describe('bft cluster', () => {
       seed: SEED,
     });
     try {
-      const clientSession = cluster.replicas.length;
-      expect(await cluster.clientDevice.device.keyedSessions(), 'client sessions').toEqual([clientSession]);
+      // One session per replica, numbered after the replicas' own sessions.
+      const n = cluster.replicas.length;
+      const clientSessions = Array.from({ length: n }, (_, i) => n + i);
+      expect(await cluster.clientDevice.device.keyedSessions(), 'client sessions').toEqual(clientSessions);
       const leaderSessions = await cluster.replicas[0]!.connections[0]!.tnic.device.keyedSessions();
-      expect(leaderSessions, 'leader sessions').toEqual([0, 1, 2, clientSession]);
+      expect(leaderSessions, 'leader sessions').toEqual([0, 1, 2, clientSessions[0]]);
     } finally {
       await cluster.close();
     }

@@ -1,19 +1,21 @@
 /**
- * A BFT cluster on one network: 2f+1 replicas named r0 (the leader) to
- * r2f, and one client node whose logical processes run a seeded workload.
+ * A BFT cluster on one network: 2f+1 replicas named r0 (the leader of view
+ * 0) to r2f, and one client node whose logical processes run a seeded
+ * workload.
  *
- * Sessions: replica i attests on session i and the client on session 2f+1.
- * Every replica device has the keys of all replicas' sessions, so any
- * replica can check any other's message; only the leader and the client
- * have the client's session. The client's device has no other key. It
- * attests requests, and the client checks replica results as signed
- * replies with the replicas' certified client keys (signed_reply_client.ts). Replica devices
- * are bootstrapped by an IP vendor to get those certificates. Device ids
- * are 1 + the replica index, and 100 for the client.
+ * Sessions: replica i attests on session i, and the client shares session
+ * 2f+1+i with replica i alone, so that after a view change it can reach any
+ * new leader. Every replica device has the keys of all replicas' sessions,
+ * so any replica can check any other's message and any view change. The
+ * client's device has only its own sessions' keys. It attests requests, and
+ * the client checks replica results as signed replies with the replicas'
+ * certified client keys (signed_reply_client.ts). Replica devices are
+ * bootstrapped by an IP vendor to get those certificates. Device ids are 1 +
+ * the replica index, and 100 for the client.
  *
  * Extra clients (e.g. a Byzantine one) get device 101, 102, ... and sessions
- * 2f+2, 2f+3, ...; only the leader and the extra client's own device hold
- * its session. Client k (the main client is 0) may name only the processes
+ * 4f+2, 4f+3, ...; only r0 and the extra client's own device hold its
+ * session. Client k (the main client is 0) may name only the processes
  * k * PROCESSES_PER_CLIENT up to the next client's first process.
  */
 
@@ -27,7 +29,7 @@ import { QuorumClient, type ReplicaIdentity } from '../replication/quorum_client
 import { SignedReplyClient } from '../replication/signed_reply_client.ts';
 import { openCertified } from '../replication/signed_reply_devices.ts';
 import type { MachineKind } from '../replication/state_machine.ts';
-import { bftResults } from './messages.ts';
+import { bftResults, parseBftMessage } from './messages.ts';
 import {
   BATCH_SIZES,
   BftReplica,
@@ -36,6 +38,7 @@ import {
   type BftBehavior,
   type BftClient,
 } from './replica.ts';
+import { leaderOf } from './view_change.ts';
 
 export const CLIENT_NAME = 'client';
 export const CLIENT_DEVICE = 100;
@@ -49,6 +52,8 @@ export interface BftClusterOptions {
   batchSize: BatchSize;
   batchTimeoutMs?: number;
   gapTimeoutMs?: number;
+  /** See BftReplicaOptions.viewChangeTimeoutMs; also the client's first resend timeout. */
+  viewChangeTimeoutMs?: number;
   /** Client processes, each with one operation outstanding at a time. */
   processes: number;
   operationsPerProcess: number;
@@ -68,6 +73,10 @@ export interface ExtraClient {
 
 export const DEFAULT_BATCH_TIMEOUT_MS = 5;
 export const DEFAULT_GAP_TIMEOUT_MS = 500;
+/** Long against a batch's round trip on every transport here, so a slow leader is not taken for a silent one. */
+export const DEFAULT_VIEW_CHANGE_TIMEOUT_MS = 200;
+/** Resends of one client operation; with doubling timeouts they span about 6 s at the default timeout. */
+export const CLIENT_MAX_RETRIES = 5;
 
 export class BftCluster {
   private constructor(
@@ -83,11 +92,11 @@ export class BftCluster {
     const f = options.f ?? 1;
     const n = 2 * f + 1;
     const extraNames = options.extraClients ?? [];
-    if (!Number.isInteger(f) || f < 1 || n + 1 + extraNames.length > MAX_SESSIONS) {
-      const maxF = Math.floor((MAX_SESSIONS - 2 - extraNames.length) / 2);
+    if (!Number.isInteger(f) || f < 1 || 2 * n + extraNames.length > MAX_SESSIONS) {
+      const maxF = Math.floor((MAX_SESSIONS - 2 - extraNames.length) / 4);
       throw new InputError(
-        `f ${f} must be 1..${maxF}: 2f+1 replicas and ${1 + extraNames.length} clients ` +
-          `need 2f+${2 + extraNames.length} of ${MAX_SESSIONS} sessions`,
+        `f ${f} must be 1..${maxF}: 2f+1 replicas, a client session per replica and ${extraNames.length} ` +
+          `extra clients need 4f+${2 + extraNames.length} of ${MAX_SESSIONS} sessions`,
       );
     }
     if (options.processes > PROCESSES_PER_CLIENT) {
@@ -110,10 +119,11 @@ export class BftCluster {
       firstProcess: 0,
       processCount: PROCESSES_PER_CLIENT,
     };
+    const clientSessions = replicas.map((_, i) => n + i);
     const extras: BftClient[] = extraNames.map((name, i) => ({
       name,
       device: CLIENT_DEVICE + 1 + i,
-      session: n + 1 + i,
+      session: 2 * n + i,
       firstProcess: (i + 1) * PROCESSES_PER_CLIENT,
       processCount: PROCESSES_PER_CLIENT,
     }));
@@ -128,27 +138,29 @@ export class BftCluster {
 
     const replicaSessions = replicas.map((r) => r.session);
     const extraSessions = extras.map((c) => c.session);
-    const keys = drawSessionKeys([...replicaSessions, client.session, ...extraSessions]);
+    const keys = drawSessionKeys([...replicaSessions, ...clientSessions, ...extraSessions]);
     const certified = await openCertified(
       options.backend,
       replicas.map((r, i) => ({
         device: r.device,
-        sessions: i === 0 ? [...replicaSessions, client.session, ...extraSessions] : replicaSessions,
+        sessions: [...replicaSessions, clientSessions[i]!, ...(i === 0 ? extraSessions : [])],
       })),
       keys,
     );
     const devices: Tnic[] = [...certified.devices];
     let replies: SignedReplyClient;
+    let followLeader: ((author: ReplicaIdentity, payload: unknown) => void) | undefined;
     try {
       for (const extra of extras) {
         devices.push(await openProvisioned(options.backend, extra.device, [extra.session], keys));
       }
-      devices.push(await openProvisioned(options.backend, client.device, [client.session], keys));
+      devices.push(await openProvisioned(options.backend, client.device, clientSessions, keys));
       replies = await SignedReplyClient.create({
         roots: certified.roots,
         replicas: replicas.map((identity, i) => ({ identity, certificate: certified.certificates[i]! })),
         quorum: f + 1,
         resultsOf: bftResults,
+        onVerified: (author, payload) => followLeader?.(author, payload),
       });
       replies.expectAllCertified();
     } catch (error) {
@@ -156,6 +168,7 @@ export class BftCluster {
       throw error;
     }
 
+    const viewChangeTimeoutMs = options.viewChangeTimeoutMs ?? DEFAULT_VIEW_CHANGE_TIMEOUT_MS;
     const built = replicas.map(
       (_, index) =>
         new BftReplica({
@@ -169,6 +182,8 @@ export class BftCluster {
           batchSize: options.batchSize,
           batchTimeoutMs: options.batchTimeoutMs ?? DEFAULT_BATCH_TIMEOUT_MS,
           gapTimeoutMs: options.gapTimeoutMs ?? DEFAULT_GAP_TIMEOUT_MS,
+          viewChangeTimeoutMs,
+          clientSession: clientSessions[index]!,
           behavior: options.behaviors?.[replicas[index]!.name] ?? { kind: 'correct' },
         }),
     );
@@ -177,9 +192,13 @@ export class BftCluster {
     const channels = replicas.map((r) => clientNode.channel(r.name));
     const clientDevice = devices.at(-1)!;
     const history = new History();
+    const entries = replicas.map(
+      (r, i) => new Connection(clientDevice, channels[i]!, clientSessions[i]!, r.device),
+    );
     const quorumClient = new QuorumClient({
       machine: options.machine,
-      entry: new Connection(clientDevice, channels[0]!, client.session, replicas[0]!.device),
+      entry: entries[0]!,
+      retry: { entries, timeoutMs: viewChangeTimeoutMs, maxRetries: CLIENT_MAX_RETRIES },
       resultChannels: channels,
       replies,
       processes: options.processes,
@@ -187,6 +206,18 @@ export class BftCluster {
       seed: options.seed,
       history,
     });
+    // A verified proposal of a later view names its sender as that view's leader: send there next.
+    // NOTE: a Byzantine replica can claim a later view this way; it only delays the client, which
+    // resends to every replica after its timeout.
+    let knownView = 0;
+    followLeader = (author, payload) => {
+      const message = parseBftMessage(payload);
+      if (message?.t !== 'propose' || message.view <= knownView) return;
+      const leader = leaderOf(message.view, replicas);
+      if (replicas[leader]!.device !== author.device) return;
+      knownView = message.view;
+      quorumClient.useEntry(leader);
+    };
     const extraClients = extras.map((identity, i) => ({ identity, tnic: devices[n + i]! }));
     return new BftCluster(built, quorumClient, history, f, extraClients, devices);
   }

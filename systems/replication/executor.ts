@@ -12,8 +12,14 @@ import type { Output, StateMachine } from './state_machine.ts';
 
 export interface Trial {
   outputs: Output[];
-  /** Make the trial's state and applied requests the executor's own. */
-  commit(): void;
+  /** Make the trial's state and applied requests the executor's own; returns how to undo that. */
+  commit(): Undo;
+}
+
+/** The undo record of one commit: the state before it and the requests it applied first. */
+export interface Undo {
+  readonly machine: StateMachine;
+  readonly keys: readonly string[];
 }
 
 export class Executor {
@@ -40,9 +46,18 @@ export class Executor {
     return {
       outputs,
       commit: () => {
+        // The trial ran on a clone, so the state before it is kept whole and costs no copy.
+        const undo: Undo = { machine: this.machine, keys: [...applied.keys()] };
         this.machine = machine;
         for (const [key, output] of applied) this.#applied.set(key, output);
+        return undo;
       },
     };
+  }
+
+  /** Revert one commit; commits must be undone newest first. */
+  undo(undo: Undo): void {
+    this.machine = undo.machine;
+    for (const key of undo.keys) this.#applied.delete(key);
   }
 }

@@ -10,6 +10,7 @@
  */
 
 import type { Connection } from '../../api/connection.ts';
+import { InputError } from '../../api/errors.ts';
 import type { History } from './history.ts';
 import type { Channel } from './network.ts';
 import { SeededRandom } from './prng.ts';
@@ -22,10 +23,26 @@ import { randomOperation } from './workload.ts';
 
 export type { ReplicaIdentity } from './signed_reply_client.ts';
 
+/** Resending of an operation that has not completed in time. */
+export interface RetryOptions {
+  /** One connection per replica, each on a session the client shares with that replica alone. */
+  entries: Connection[];
+  /** Milliseconds before the first resend; each further resend waits twice as long. */
+  timeoutMs: number;
+  /** Resends of one operation before it is left pending. */
+  maxRetries: number;
+}
+
 export interface QuorumClientOptions {
   machine: MachineKind;
   /** Connection to the entry replica; requests go out with its authSend. */
   entry: Connection;
+  /**
+   * Without it an operation waits forever for its entry replica. With it,
+   * an operation still pending after `timeoutMs` goes to every replica, so
+   * followers notice a silent leader and a new leader learns the request.
+   */
+  retry?: RetryOptions;
   /** Channels on which replicas send signed replies. */
   resultChannels: Channel[];
   /** Checks the signed replies and decides when an operation completed. */
@@ -40,11 +57,18 @@ export class QuorumClient {
   /** Completed operations with their accepted output, in completion order. */
   readonly accepted: { request: ClientRequest; output: Output }[] = [];
 
+  /** Requests sent again after a timeout. */
+  resent = 0;
+
   #serial = new SerialQueue();
   #random: SeededRandom;
   #issued = new Map<number, number>();
+  /** Cancels the resend timer of each process's outstanding operation. */
+  #retryTimers = new Map<number, () => void>();
+  #entry: Connection;
 
   constructor(private readonly options: QuorumClientOptions) {
+    this.#entry = options.entry;
     this.#random = new SeededRandom(options.seed);
     for (const channel of options.resultChannels) {
       channel.onReadable = () => this.#serial.run(() => this.#receive(channel));
@@ -86,8 +110,39 @@ export class QuorumClient {
     const request: ClientRequest = { process, id, op };
     this.options.replies.expect(request);
     this.options.history.invoke(process, op);
-    if (this.options.entry.error) return; // the entry replica is unreachable; the operation stays pending
-    await this.options.entry.authSend(encodeJson({ t: 'request', ...request }));
+    const bytes = encodeJson({ t: 'request', ...request });
+    this.#armRetry(request, encodeJson({ t: 'request', ...request, resend: true }), 0);
+    if (this.#entry.error) return; // the entry replica is unreachable; the operation stays pending
+    await this.#entry.authSend(bytes);
+  }
+
+  /** Send later operations first to replica `index` of the retry entries, e.g. a new leader. */
+  useEntry(index: number): void {
+    const entry = this.options.retry?.entries[index];
+    if (entry === undefined) throw new InputError(`no retry entry ${index}; the client has ${this.options.retry?.entries.length ?? 0}`);
+    this.#entry = entry;
+  }
+
+  /**
+   * Resend `bytes` to every replica if `request` is still pending after the
+   * timeout of retry `attempt`. The bytes mark the request as a resend, so a
+   * follower knows the client found the leader unresponsive.
+   */
+  #armRetry(request: ClientRequest, bytes: Uint8Array, attempt: number): void {
+    const retry = this.options.retry;
+    if (retry === undefined || attempt >= retry.maxRetries) return;
+    const clock = this.options.entry.channel.clock;
+    const cancel = clock.setTimer(retry.timeoutMs * 2 ** attempt, () =>
+      this.#serial.run(async () => {
+        this.#retryTimers.delete(request.process);
+        this.resent += 1;
+        this.#armRetry(request, bytes, attempt + 1);
+        for (const entry of retry.entries) {
+          if (!entry.error) await entry.authSend(bytes);
+        }
+      }),
+    );
+    this.#retryTimers.set(request.process, cancel);
   }
 
   async #receive(channel: Channel): Promise<void> {
@@ -97,6 +152,8 @@ export class QuorumClient {
   }
 
   async #complete({ request, output }: Decision): Promise<void> {
+    this.#retryTimers.get(request.process)?.();
+    this.#retryTimers.delete(request.process);
     this.accepted.push({ request, output });
     this.options.history.complete(request.process, output);
     await this.#issue(request.process);

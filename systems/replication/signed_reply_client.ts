@@ -49,6 +49,8 @@ export interface SignedReplyClientOptions {
   required?: number;
   /** Extracts the per-request results from a replica's decoded message; [] if it carries none. */
   resultsOf(payload: unknown): RequestResult[];
+  /** Called with the author and decoded content of every reply whose signature and tag checks pass. */
+  onVerified?(author: ReplicaIdentity, payload: unknown): void;
 }
 
 /**
@@ -182,6 +184,8 @@ export class SignedReplyClient {
     if (checked === undefined) return [];
 
     const payload = decodeJson(checked.msg);
+    const author = this.#byDevice.get(checked.device);
+    if (author !== undefined) this.options.onVerified?.(author, payload);
     const results = payload === undefined ? [] : this.options.resultsOf(payload);
     if (results.length === 0) {
       this.rejected.malformed += 1;

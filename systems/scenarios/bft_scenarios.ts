@@ -256,6 +256,48 @@ const crashed = scenario(
   }),
 );
 
+/** r0 loses its link to r2 first, then every link, so r2 misses batches that r1 applied. */
+const LEADER_CUT_AT_MS = 20;
+const LEADER_CRASH_AT_MS = 40;
+
+const crashedLeader = scenario(
+  'crashed-leader',
+  'tolerated, live after a view change: r0 stops after r2 missed its last batches; the client resends ' +
+    'to every replica, r1 and r2 find the leader silent and move to view 1 under r1, r2 gets the ' +
+    'missing batches from the new-view log, and every operation completes',
+  (o) => ({
+    timeline: [
+      { atMs: LEADER_CUT_AT_MS, action: (context) => context.network.partition(['r0'], ['r2']) },
+      {
+        atMs: LEADER_CRASH_AT_MS,
+        action: (context) => context.network.partition(['r0'], ['r1', 'r2', 'client']),
+      },
+    ],
+    checks: (cluster) => {
+      const [r0, r1, r2] = [cluster.replica('r0'), cluster.replica('r1'), cluster.replica('r2')];
+      const silent = [r1, r2].filter((r) => detected(r, 'r0', 'silent') > 0).map((r) => r.identity.name);
+      const divergence = firstDivergence([r1, r2]);
+      return [
+        check('followers find r0 silent', silent.length > 0, `found by ${silent.join(', ') || 'nobody'}`),
+        check(
+          'r1 and r2 enter view 1',
+          r1.view >= 1 && r2.view >= 1 && r1.view === r2.view,
+          `r1 view ${r1.view}, r2 view ${r2.view}`,
+        ),
+        check('client resent requests', cluster.client.resent > 0, `${cluster.client.resent} resent`),
+        check('r2 got missed batches by state transfer', r2.transferred > 0, `${r2.transferred} transferred`),
+        check(
+          'r1 and r2 agree on every batch',
+          divergence === undefined && r1.appliedSeq === r2.appliedSeq && r1.appliedSeq >= r0.appliedSeq,
+          `${cluster.replicas.map((r) => `${r.identity.name} seq ${r.appliedSeq}`).join(', ')}` +
+            (divergence === undefined ? '' : `, differ at seq ${divergence}`),
+        ),
+        allCompleted(cluster, total(o)),
+      ];
+    },
+  }),
+);
+
 const lying = scenario(
   'lying-follower',
   'prevented: r2 reports wrong outputs, the client never gets f+1 matching wrong results, correct replicas expose r2',
@@ -431,8 +473,8 @@ const EQUIVOCATION_SEQ = 2;
 
 const equivocating = scenario(
   'equivocating-leader',
-  'prevented: r0 attests two different proposals for one seq; the counters give every follower ' +
-    'the same order, so all apply the first and expose r0',
+  'prevented, live after a view change: r0 attests two different proposals for one seq; the ' +
+    'counters give every follower the same order, so all apply the first, expose r0 and move to view 1',
   (o) => ({
     behaviors: { r0: { kind: 'equivocating', atSeq: EQUIVOCATION_SEQ, victim: 'r2' } },
     checks: (cluster) => {
@@ -447,6 +489,11 @@ const equivocating = scenario(
           `r1 ${same(r1)}, r2 ${same(r2)}`,
         ),
         check('r1 and r2 expose r0', exposedBy.length === 2, `exposed by ${exposedBy.join(', ') || 'nobody'}`),
+        check(
+          'replicas leave r0\'s view',
+          cluster.replicas.every((r) => r.view >= 1 && r.view === r1.view),
+          cluster.replicas.map((r) => `${r.identity.name} view ${r.view}`).join(', '),
+        ),
         check(
           'followers stay in step',
           r1.appliedSeq === r0.appliedSeq && r2.appliedSeq === r0.appliedSeq,
@@ -466,6 +513,7 @@ export function bftScenarios(options: BftScenarioOptions = {}): Scenario[] {
     replayed,
     reordered,
     crashed,
+    crashedLeader,
     partitioned,
     byzantineClient,
     lying,
