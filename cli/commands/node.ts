@@ -1,12 +1,16 @@
 /**
  * `tnic node --config FILE` runs one node process: it provisions its TNIC
- * device, binds UDP and runs the echo protocol with its peers until SIGTERM
- * or SIGINT. Events and stats go to stdout as JSON lines, and the log goes
- * to stderr. SIGUSR1 prints the stats without stopping.
+ * device, binds UDP and runs the echo protocol with its peers, or one role
+ * of a system (the config's `system` field), until SIGTERM or SIGINT.
+ * Events and stats go to stdout as JSON lines, and the log goes to stderr.
+ * SIGUSR1 prints the stats without stopping.
  *
- * `tnic cluster up|down` starts and stops a set of local node processes
- * that the IP vendor attests and provisions over the bootstrap channel.
+ * `tnic cluster up|status|down` starts, inspects and stops a set of local
+ * node processes that the IP vendor attests and provisions over the
+ * bootstrap channel.
  */
+
+import { existsSync, readFileSync } from 'node:fs';
 
 import type { Command } from 'commander';
 
@@ -16,50 +20,103 @@ import { DeviceHardware } from '../../stack/bootstrap/device_controller.ts';
 import { toHex } from '../../stack/bootstrap/certificates.ts';
 import type { Backend } from '../../stack/kernel_backend.ts';
 import { provisionFromVendor } from '../../stack/node/bootstrap_link.ts';
-import { CLUSTER_FILE, MAX_CLUSTER_NODES, startCluster, stopCluster } from '../../stack/node/cluster.ts';
+import {
+  CLUSTER_FILE,
+  findCluster,
+  isNodeRunning,
+  startCluster,
+  stopCluster,
+  type ClusterLayout,
+  type ClusterRecord,
+} from '../../stack/node/cluster.ts';
 import { MAX_SEND, readKeyFile, readNodeConfig, type NodeConfig } from '../../stack/node/node_config.ts';
+import {
+  CLUSTER_SYSTEMS,
+  DEFAULT_SIZES,
+  echoLayout,
+  systemLayout,
+  type ClusterSystem,
+} from '../../systems/node/cluster_layout.ts';
+import { MAX_OPERATIONS, MAX_PROCESSES } from '../../systems/node/system_config.ts';
+import { SystemNode } from '../../systems/node/system_node.ts';
+import type { Summary } from '../../systems/node/system_role.ts';
 import { TnicNode, type NodeOutput } from '../../systems/node/tnic_node.ts';
-import { parseBackend, parseIntOption } from '../options.ts';
+import { checkJepsenLog } from '../../verify/linearizability.ts';
+import { BACKEND_HELP, parseBackend, parseIntOption } from '../options.ts';
 
 const DEFAULT_CLUSTER_DIR = 'build/cluster';
-const SYSTEMS = ['echo'];
+const DEFAULT_MESSAGES = 10;
+const DEFAULT_PROCESSES = 4;
+const DEFAULT_OPERATIONS = 8;
+const DEFAULT_CHUNKS = 24;
+/** Largest --nodes the parser takes; each system checks its own range. */
+const MAX_NODES_OPTION = 64;
+
+interface ClusterUpOptions {
+  system: ClusterSystem;
+  nodes?: number;
+  dir: string;
+  backend: Backend;
+  messages?: number;
+  processes?: number;
+  operations?: number;
+  seed?: number;
+}
 
 export function registerNode(program: Command): void {
   program
     .command('node')
-    .description('run one node process: echo protocol over UDP with attested messages (stop with SIGTERM)')
-    .requiredOption('--config <file>', 'JSON config: name, device, backend, address, port, peers, keys or bootstrap')
+    .description('run one node process: the echo protocol or one role of a system, over UDP (stop with SIGTERM)')
+    .requiredOption('--config <file>', 'JSON config: name, device, backend, address, port, peers or system, keys or bootstrap')
     .action(async (opts: { config: string }) => {
       await runNode(readNodeConfig(opts.config));
     });
 
-  const cluster = program.command('cluster').description('start or stop local node processes');
+  const cluster = program.command('cluster').description('start, inspect or stop local node processes');
   cluster
     .command('up')
-    .description('start N attested and provisioned node processes on 127.0.0.1 that run the echo protocol')
-    .requiredOption(
-      '--nodes <n>',
-      `node processes to start (2..${MAX_CLUSTER_NODES})`,
-      parseIntOption('--nodes', 2, MAX_CLUSTER_NODES),
+    .description(
+      'start attested and provisioned node processes on 127.0.0.1: the echo protocol, or a system ' +
+        '(BFT, chain replication, PeerReview, A2M) with a client that runs a workload',
     )
-    .option('--dir <dir>', 'folder for configs, logs and the cluster file', DEFAULT_CLUSTER_DIR)
-    .option('--backend <name>', 'device backend of every node: model or rtl', parseBackend, 'model' as Backend)
+    .option('--system <name>', `what the processes run: ${CLUSTER_SYSTEMS.join(', ')}`, parseSystem, 'echo')
+    .option(
+      '--nodes <n>',
+      'server processes: echo nodes (2..16, default 3), BFT replicas (odd, 3..7, default 3), ' +
+        'chain nodes (2..15, default 3); PeerReview takes 3 stream nodes and A2M 1 server',
+      parseIntOption('--nodes', 1, MAX_NODES_OPTION),
+    )
+    .option('--dir <dir>', 'new or empty folder for configs, logs, the cluster file and results', DEFAULT_CLUSTER_DIR)
+    .option('--backend <name>', BACKEND_HELP, parseBackend, 'model' as Backend)
     .option(
       '--messages <n>',
-      `echo requests each node sends to each peer (0..${MAX_SEND})`,
+      `echo only: requests each node sends to each peer (0..${MAX_SEND}, default ${DEFAULT_MESSAGES})`,
       parseIntOption('--messages', 0, MAX_SEND),
-      10,
     )
-    .option('--system <name>', `protocol the nodes run: ${SYSTEMS.join(', ')}`, parseSystem, 'echo')
-    .action(async (opts: { nodes: number; dir: string; backend: Backend; messages: number }) => {
+    .option(
+      '--processes <n>',
+      `bft, cr, a2m: client processes, each with one operation outstanding (1..${MAX_PROCESSES}, default ${DEFAULT_PROCESSES})`,
+      parseIntOption('--processes', 1, MAX_PROCESSES),
+    )
+    .option(
+      '--operations <n>',
+      `bft, cr, a2m: operations per client process (default ${DEFAULT_OPERATIONS}); ` +
+        `peerreview: chunks the source streams (default ${DEFAULT_CHUNKS}); 1..${MAX_OPERATIONS}`,
+      parseIntOption('--operations', 1, MAX_OPERATIONS),
+    )
+    .option('--seed <n>', 'seed of the client workload (0..4294967295, default 1)', parseIntOption('--seed', 0, 0xffff_ffff))
+    .action(async (opts: ClusterUpOptions) => {
       const log = (line: string): void => console.error(line);
-      const record = await startCluster({ ...opts, log });
-      for (const node of record.nodes) {
-        const files = `events ${node.stdout}  log ${node.stderr}`;
-        console.log(`${node.name}  pid ${node.pid}  udp 127.0.0.1:${node.port}  ${files}`);
-      }
-      console.log(`cluster file ${record.dir}/${CLUSTER_FILE}`);
-      console.log(`stop with: tnic cluster down --dir ${opts.dir}`);
+      const record = await startCluster({ layout: clusterLayout(opts), dir: opts.dir, backend: opts.backend, log });
+      printStarted(record, opts.dir);
+    });
+
+  cluster
+    .command('status')
+    .description('show which processes of a cluster run, the client\'s progress or summary, and the history verdict')
+    .option('--dir <dir>', 'the folder given to cluster up', DEFAULT_CLUSTER_DIR)
+    .action((opts: { dir: string }) => {
+      printStatus(findCluster(opts.dir));
     });
 
   cluster
@@ -72,11 +129,92 @@ export function registerNode(program: Command): void {
     });
 }
 
-function parseSystem(value: string): string {
-  if (SYSTEMS.includes(value)) return value;
-  throw new InputError(
-    `--system '${value}' is not supported by node processes yet; use one of: ${SYSTEMS.join(', ')}`,
-  );
+function parseSystem(value: string): ClusterSystem {
+  if ((CLUSTER_SYSTEMS as readonly string[]).includes(value)) return value as ClusterSystem;
+  throw new InputError(`--system '${value}' is not a system node processes run; use one of: ${CLUSTER_SYSTEMS.join(', ')}`);
+}
+
+/** Build the layout of `cluster up`, rejecting options that do not apply to the system. */
+function clusterLayout(opts: ClusterUpOptions): ClusterLayout {
+  const { system } = opts;
+  const size = opts.nodes ?? DEFAULT_SIZES[system];
+  const reject = (option: string, fix: string): never => {
+    throw new InputError(`${option} does not apply to --system ${system}; ${fix}`);
+  };
+  if (system === 'echo') {
+    if (opts.processes !== undefined || opts.operations !== undefined || opts.seed !== undefined) {
+      reject('--processes, --operations and --seed', 'use --messages for the echo workload');
+    }
+    return echoLayout(size, opts.messages ?? DEFAULT_MESSAGES);
+  }
+  if (opts.messages !== undefined) reject('--messages', 'use --operations (and --processes) for the workload');
+  if (system === 'peerreview' && opts.processes !== undefined) {
+    reject('--processes', 'PeerReview has one source; give the chunks with --operations');
+  }
+  const workload = {
+    processes: opts.processes ?? DEFAULT_PROCESSES,
+    operations: opts.operations ?? (system === 'peerreview' ? DEFAULT_CHUNKS : DEFAULT_OPERATIONS),
+    seed: opts.seed ?? 1,
+  };
+  return systemLayout(system, size, workload);
+}
+
+function printStarted(record: ClusterRecord, dirOption: string): void {
+  for (const node of record.nodes) {
+    const files = `events ${node.stdout}  log ${node.stderr}`;
+    console.log(`${node.name}  ${node.role ?? 'echo'}  pid ${node.pid}  udp 127.0.0.1:${node.port}  ${files}`);
+  }
+  console.log(`cluster file ${record.dir}/${CLUSTER_FILE}`);
+  const driver = record.driver;
+  if (driver !== undefined) {
+    const node = record.nodes.find((n) => n.name === driver.name)!;
+    console.log(`follow the ${driver.name}: tail -f ${node.stderr}`);
+    const history = driver.history === undefined ? '' : ` and its history to ${driver.history}`;
+    console.log(`the ${driver.name} writes its summary to ${driver.summary}${history} when it finishes`);
+    console.log(`status with: tnic cluster status --dir ${dirOption}`);
+  }
+  console.log(`stop with: tnic cluster down --dir ${dirOption}`);
+}
+
+function printStatus(record: ClusterRecord): void {
+  const running = record.nodes.filter((n) => isNodeRunning(n)).length;
+  const system = record.system ?? 'echo';
+  console.log(`${system} cluster in ${record.dir}: ${running} of ${record.nodes.length} processes running`);
+  for (const node of record.nodes) {
+    const state = isNodeRunning(node) ? 'running' : 'exited';
+    console.log(`  ${node.name}  ${node.role ?? 'echo'}  pid ${node.pid}  ${state}  log ${node.stderr}`);
+  }
+  const driver = record.driver;
+  if (driver === undefined) return;
+  if (!existsSync(driver.summary)) {
+    const node = record.nodes.find((n) => n.name === driver.name)!;
+    const progress = lastEvent(node.stdout, 'progress');
+    const done = progress === undefined ? 'no progress reported yet' : `${String(progress.completed)} of ${String(progress.operations)} done`;
+    console.log(`${driver.name}: not finished, ${done}; follow it with: tail -f ${node.stderr}`);
+    return;
+  }
+  const summary = JSON.parse(readFileSync(driver.summary, 'utf8')) as Summary;
+  console.log(`${driver.name}: ${summary.finished ? 'finished' : 'stopped'}, ${summary.line}`);
+  console.log(`summary ${driver.summary}`);
+  if (driver.history !== undefined && existsSync(driver.history)) {
+    const verdict = checkJepsenLog(readFileSync(driver.history, 'utf8'), {}, driver.history).verdict;
+    console.log(`history ${driver.history}: ${verdict}`);
+  }
+}
+
+/** Return the last JSON event of `kind` in a node's event output, if any. */
+function lastEvent(path: string, kind: string): Record<string, unknown> | undefined {
+  if (!existsSync(path)) return undefined;
+  const lines = readFileSync(path, 'utf8').split('\n').filter((line) => line.includes(`"${kind}"`));
+  for (const line of lines.reverse()) {
+    try {
+      const event = JSON.parse(line) as Record<string, unknown>;
+      if (event.event === kind) return event;
+    } catch {
+      // A line cut off by a process that is still writing it.
+    }
+  }
+  return undefined;
 }
 
 /** Provision the device, start the node, and serve until SIGTERM or SIGINT. */
@@ -87,10 +225,14 @@ async function runNode(config: NodeConfig): Promise<void> {
   };
   output.log(`starting with device ${config.device} on the ${config.backend} backend`);
   const tnic = await Tnic.open(config.backend, config.device);
-  let node: TnicNode;
+  let node: TnicNode | SystemNode;
   try {
-    await provision(config, tnic, output);
-    node = await TnicNode.start(config, tnic, output);
+    if (config.system === undefined) {
+      await provision(config, tnic, output);
+      node = await TnicNode.start(config, tnic, output);
+    } else {
+      node = await SystemNode.start(config, tnic, output);
+    }
   } catch (err) {
     await tnic.close();
     throw err;

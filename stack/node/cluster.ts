@@ -1,33 +1,37 @@
 /**
- * A cluster of local node processes (`tnic cluster up|down`). `startCluster`
- * writes one config per node and runs the IP vendor's provisioning server.
- * It starts every node as a detached process with its output in log files,
- * and registers each node's hardware key as the manufacturer would. It
- * returns once every node is attested and provisioned. The processes keep
- * running after the command ends, and `stopCluster` stops them by the pids
- * in the cluster file.
+ * A cluster of local node processes (`tnic cluster up|down|status`).
+ * `startCluster` takes a layout: the processes, the sessions of each
+ * device, and the config of each role. It writes one config per process
+ * and runs the IP vendor's provisioning server. It starts every process as
+ * a detached process with its output in log files, and registers each
+ * one's hardware key as the manufacturer would. It returns once every
+ * process is attested and provisioned and, for processes held until the
+ * cluster starts, has reported its start. The processes keep running after
+ * the command ends, and `stopCluster` stops them by the pids in the
+ * cluster file.
  *
- * Every pair of nodes shares one session, numbered (i + j) mod N, which
- * gives each node N - 1 distinct sessions. Each session key is random and
- * travels only over the bootstrap channel, never to disk.
+ * Processes whose layout names the same key label share one random
+ * 32-byte session key. Keys travel only over the bootstrap channel, never
+ * to disk.
  */
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { InputError, TnicError } from '../../sim/errors.ts';
 import { N_SESSIONS } from '../../sim/kernel_port.ts';
 import { IpVendor } from '../bootstrap/ip_vendor.ts';
+import type { BootstrapReport } from '../bootstrap/ip_vendor.ts';
 import type { SessionSecret } from '../bootstrap/provisioning.ts';
 import { ensureRtlBuilt } from '../../verify/build_rtl.ts';
 import type { Backend } from '../kernel_backend.ts';
-import { ProvisioningServer } from './bootstrap_link.ts';
-import type { PeerConfig } from './node_config.ts';
+import { ProvisioningServer, type ClusterStart } from './bootstrap_link.ts';
 
+/** Most processes of one cluster; each needs a session of its own in most layouts. */
 export const MAX_CLUSTER_NODES = N_SESSIONS;
 export const CLUSTER_FILE = 'cluster.json';
 /** Milliseconds a node may take from its start to reporting its hardware key and being provisioned. */
@@ -35,21 +39,53 @@ export const NODE_START_TIMEOUT_MS = 60_000;
 /** Milliseconds a node may take to exit after SIGTERM before it gets SIGKILL. */
 export const NODE_STOP_TIMEOUT_MS = 10_000;
 
-const ADDRESS = '127.0.0.1';
+export const CLUSTER_ADDRESS = '127.0.0.1';
+const ADDRESS = CLUSTER_ADDRESS;
+const KEY_BYTES = 32;
 const BIN = fileURLToPath(new URL('../../bin/tnic.js', import.meta.url));
 const CONTROLLER_CODE = new TextEncoder().encode('tnic node controller v1');
 
+/** One process of a layout. */
+export interface ProcessPlan {
+  name: string;
+  device: number;
+  /** The role the process plays, e.g. "replica" or "client"; shown in the cluster file. */
+  role: string;
+  /** Sessions of the device; processes that name the same key label share that session's key. */
+  sessions: { session: number; key: string }[];
+  /**
+   * Whether the process waits for the vendor's start message, which comes
+   * once every process is provisioned and carries the trust roots.
+   */
+  awaitStart: boolean;
+  /** Processes whose client key certificates the start message carries. */
+  certificatesOf: string[];
+  /** Further fields of the process's config, e.g. `peers` or `system`. */
+  config: Record<string, unknown>;
+}
+
+export interface ClusterLayout {
+  /** The system the processes run, e.g. "echo" or "bft". */
+  system: string;
+  /** Process names, in start order; each gets a UDP port of its own. */
+  names: readonly string[];
+  /** Build every process's plan from the UDP port of each process name. */
+  plan(ports: ReadonlyMap<string, number>): ProcessPlan[];
+  /** The process whose summary file reports the end of the workload, if the system has one. */
+  driver?: { name: string; summary: string; history?: string };
+}
+
 export interface ClusterOptions {
-  nodes: number;
+  layout: ClusterLayout;
   dir: string;
   backend: Backend;
-  /** Echo requests each node sends to each peer. */
-  messages: number;
   log: (line: string) => void;
 }
 
 export interface ClusterNode {
   name: string;
+  /** Absent in cluster files written before roles existed. */
+  role?: string;
   device: number;
   port: number;
   pid: number;
@@ -61,47 +97,56 @@ export interface ClusterNode {
 export interface ClusterRecord {
   dir: string;
   backend: Backend;
+  /** Absent in cluster files written before systems existed, which ran the echo protocol. */
+  system?: string;
   nodes: ClusterNode[];
+  /** Absolute paths of the driver's summary and history files. */
+  driver?: { name: string; summary: string; history?: string };
 }
 
 export async function startCluster(options: ClusterOptions): Promise<ClusterRecord> {
+  const { layout } = options;
   const dir = resolve(options.dir);
   const clusterFile = join(dir, CLUSTER_FILE);
-  if (existsSync(clusterFile) && readCluster(dir).nodes.some((n) => isNodeRunning(n))) {
-    throw new InputError(
-      `a cluster is already running in ${dir}; stop it with: tnic cluster down --dir ${options.dir}`,
-    );
-  }
+  checkUnusedDir(dir, options.dir);
   mkdirSync(dir, { recursive: true });
   // Build the Verilator harness once here, so the nodes do not all build it at the same time.
   if (options.backend === 'rtl') ensureRtlBuilt({ log: options.log });
 
-  const ports = await freeUdpPorts(options.nodes);
-  const names = ports.map((_, i) => `n${i}`);
-  const keys = pairKeys(options.nodes);
+  const free = await freeUdpPorts(layout.names.length);
+  const ports = new Map(layout.names.map((name, i) => [name, free[i]!]));
+  const plans = layout.plan(ports);
+  const keys = drawKeys(plans);
   const vendor = await IpVendor.create(CONTROLLER_CODE);
   const server = await ProvisioningServer.listen(vendor, ADDRESS, options.log);
-  const record: ClusterRecord = { dir, backend: options.backend, nodes: [] };
+  const record: ClusterRecord = { dir, backend: options.backend, system: layout.system, nodes: [] };
+  if (layout.driver !== undefined) {
+    const { name, summary, history } = layout.driver;
+    record.driver = { name, summary: join(dir, summary), history: history === undefined ? undefined : join(dir, history) };
+  }
 
   try {
-    for (let i = 0; i < options.nodes; i++) {
-      const node = writeNodeConfig(dir, i, names, ports, options, server.port);
-      server.expect(node.name, node.device, sessionsOf(i, options.nodes, keys));
+    for (const plan of plans) {
+      const node = writeNodeConfig(dir, plan, ports.get(plan.name)!, options.backend, server.port);
+      server.expect(node.name, node.device, secretsOf(plan, keys), { holdUntilStart: plan.awaitStart });
       node.pid = spawnNode(node);
       record.nodes.push(node);
       // Written after every start, so `cluster down` finds each process even if a later step fails.
       writeFileSync(clusterFile, `${JSON.stringify(record, null, 2)}\n`);
-      options.log(`started node ${node.name} (pid ${node.pid}, UDP ${ADDRESS}:${node.port})`);
+      options.log(`started ${node.role} ${node.name} (pid ${node.pid}, UDP ${ADDRESS}:${node.port})`);
     }
 
+    const reports = new Map<string, BootstrapReport>();
     await Promise.all(
       record.nodes.map(async (node) => {
-        server.report(node.name, await waitForHardwareKey(node));
+        server.report(node.name, await waitForEvent(node, 'hardware-key', 'reported no hardware key'));
         const report = await server.result(node.name);
+        reports.set(node.name, report);
         const sessions = `${report.sessions} sessions provisioned`;
         options.log(`node ${node.name}: attested, device id ${report.deviceId}, ${sessions}`);
       }),
     );
+    await startHeldProcesses(plans, record, reports, server, vendor, options.log);
   } catch (err) {
     if (record.nodes.length > 0) {
       options.log(`stopping the ${record.nodes.length} started nodes after the error`);
@@ -115,13 +160,61 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterReco
   return record;
 }
 
+/**
+ * Send every held process its start message, now that all are provisioned,
+ * and wait until each reports that it started its role.
+ */
+async function startHeldProcesses(
+  plans: readonly ProcessPlan[],
+  record: ClusterRecord,
+  reports: ReadonlyMap<string, BootstrapReport>,
+  server: ProvisioningServer,
+  vendor: IpVendor,
+  log: (line: string) => void,
+): Promise<void> {
+  const held = plans.filter((plan) => plan.awaitStart);
+  for (const plan of held) {
+    const certificates = new Map(plan.certificatesOf.map((name) => [name, reports.get(name)!.clientCertificate]));
+    const start: ClusterStart = { roots: vendor.trustRoots(), certificates };
+    server.start(plan.name, start);
+  }
+  await Promise.all(
+    held.map(async (plan) => {
+      const node = record.nodes.find((n) => n.name === plan.name)!;
+      await waitForEvent(node, 'started', 'did not start its role');
+      log(`node ${node.name}: started as ${plan.role}`);
+    }),
+  );
+}
+
+/**
+ * Reject a folder that already contains files: a running cluster's, or the
+ * logs and results of an earlier one, which the new cluster would mix with
+ * its own.
+ */
+function checkUnusedDir(dir: string, option: string): void {
+  if (!existsSync(dir)) return;
+  if (existsSync(join(dir, CLUSTER_FILE)) && readCluster(dir).nodes.some((n) => isNodeRunning(n))) {
+    throw new InputError(`a cluster is already running in ${dir}; stop it with: tnic cluster down --dir ${option}`);
+  }
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    throw new InputError(`--dir ${option} is not a folder; give the path of a new or empty folder`);
+  }
+  if (entries.length > 0) {
+    const shown = entries.slice(0, 3).join(', ') + (entries.length > 3 ? ', ...' : '');
+    throw new InputError(
+      `--dir ${option} already contains files of an earlier cluster (${shown}); give a new folder or remove this one`,
+    );
+  }
+}
+
 /** Stop every running node of the cluster in `dir` and remove the cluster file; returns how many were stopped. */
 export async function stopCluster(dirOption: string, log: (line: string) => void): Promise<number> {
   const dir = resolve(dirOption);
-  if (!existsSync(join(dir, CLUSTER_FILE))) {
-    throw new InputError(`no cluster file ${join(dir, CLUSTER_FILE)}; give the --dir that cluster up used`);
-  }
-  const record = readCluster(dir);
+  const record = findCluster(dirOption);
   let stopped = 0;
   for (const node of record.nodes) {
     if (!isNodeRunning(node)) {
@@ -139,6 +232,20 @@ export async function stopCluster(dirOption: string, log: (line: string) => void
   }
   rmSync(join(dir, CLUSTER_FILE));
   return stopped;
+}
+
+/** Read the cluster file in the folder given as `--dir`; the error names a missing folder or file. */
+export function findCluster(dirOption: string): ClusterRecord {
+  const dir = resolve(dirOption);
+  if (!existsSync(dir)) {
+    throw new InputError(`--dir ${dirOption} does not exist; give the --dir that cluster up used`);
+  }
+  if (!existsSync(join(dir, CLUSTER_FILE))) {
+    throw new InputError(
+      `--dir ${dirOption} has no cluster file ${CLUSTER_FILE}: no cluster runs there; give the --dir that cluster up used`,
+    );
+  }
+  return readCluster(dir);
 }
 
 export function readCluster(dir: string): ClusterRecord {
@@ -187,44 +294,31 @@ async function waitForExit(node: ClusterNode, timeoutMs: number): Promise<boolea
 
 function writeNodeConfig(
   dir: string,
-  i: number,
-  names: string[],
-  ports: number[],
-  options: ClusterOptions,
+  plan: ProcessPlan,
+  port: number,
+  backend: Backend,
   vendorPort: number,
 ): ClusterNode {
-  const peers: PeerConfig[] = [];
-  for (let j = 0; j < options.nodes; j++) {
-    if (j === i) continue;
-    peers.push({
-      name: names[j]!,
-      address: ADDRESS,
-      port: ports[j]!,
-      device: j + 1,
-      session: sessionOf(i, j, options.nodes),
-      send: options.messages,
-    });
-  }
-  const name = names[i]!;
   const config = {
-    name,
-    device: i + 1,
-    backend: options.backend,
+    name: plan.name,
+    device: plan.device,
+    backend,
     address: ADDRESS,
-    port: ports[i]!,
-    peers,
+    port,
+    ...plan.config,
     bootstrap: { address: ADDRESS, port: vendorPort },
   };
-  const path = join(dir, `${name}.json`);
+  const path = join(dir, `${plan.name}.json`);
   writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`);
   return {
-    name,
-    device: i + 1,
-    port: ports[i]!,
+    name: plan.name,
+    role: plan.role,
+    device: plan.device,
+    port,
     pid: 0,
     config: path,
-    stdout: join(dir, `${name}.out`),
-    stderr: join(dir, `${name}.log`),
+    stdout: join(dir, `${plan.name}.out`),
+    stderr: join(dir, `${plan.name}.log`),
   };
 }
 
@@ -246,16 +340,19 @@ function spawnNode(node: ClusterNode): number {
 }
 
 /**
- * Read the node's hardware public key from the first `hardware-key` event in its output.
+ * Wait for the first event `kind` in the node's output. For `hardware-key`
+ * returns the key the event carries, else an empty array.
  * NOTE: this trusts the process that cluster up started to print its own key, in place
  * of a registry that the manufacturer fills when it fuses the key.
  */
-async function waitForHardwareKey(node: ClusterNode): Promise<Uint8Array> {
+async function waitForEvent(node: ClusterNode, kind: string, failure: string): Promise<Uint8Array> {
   const deadline = Date.now() + NODE_START_TIMEOUT_MS;
   for (;;) {
     for (const line of readFileSync(node.stdout, 'utf8').split('\n')) {
-      if (!line.includes('"hardware-key"')) continue;
-      const event = JSON.parse(line) as { key?: unknown };
+      if (!line.includes(`"${kind}"`)) continue;
+      const event = JSON.parse(line) as { event?: unknown; key?: unknown };
+      if (event.event !== kind) continue;
+      if (kind !== 'hardware-key') return new Uint8Array();
       if (typeof event.key === 'string' && /^[0-9a-f]{64}$/.test(event.key)) {
         return new Uint8Array(Buffer.from(event.key, 'hex'));
       }
@@ -266,7 +363,7 @@ async function waitForHardwareKey(node: ClusterNode): Promise<Uint8Array> {
     if (Date.now() > deadline) {
       throw new TnicError(
         'cluster-start-failed',
-        `node ${node.name} reported no hardware key within ${NODE_START_TIMEOUT_MS} ms; see ${node.stderr}`,
+        `node ${node.name} ${failure} within ${NODE_START_TIMEOUT_MS} ms; see ${node.stderr}`,
       );
     }
     await sleep(100);
@@ -293,28 +390,18 @@ async function freeUdpPorts(count: number): Promise<number[]> {
   return ports;
 }
 
-/** Return the session of nodes i and j: for a fixed i, (i + j) mod N differs for every j. */
-function sessionOf(i: number, j: number, nodes: number): number {
-  return (i + j) % nodes;
-}
-
-/** Make a random 32-byte key per pair of nodes, keyed "i,j" with i < j. */
-function pairKeys(nodes: number): Map<string, Uint8Array> {
+/** Draw one random key per key label of the layout. */
+function drawKeys(plans: readonly ProcessPlan[]): Map<string, Uint8Array> {
   const keys = new Map<string, Uint8Array>();
-  for (let i = 0; i < nodes; i++) {
-    for (let j = i + 1; j < nodes; j++) keys.set(`${i},${j}`, new Uint8Array(randomBytes(32)));
+  for (const plan of plans) {
+    for (const { key } of plan.sessions) if (!keys.has(key)) keys.set(key, new Uint8Array(randomBytes(KEY_BYTES)));
   }
   return keys;
 }
 
-function sessionsOf(i: number, nodes: number, keys: Map<string, Uint8Array>): SessionSecret[] {
-  const sessions: SessionSecret[] = [];
-  for (let j = 0; j < nodes; j++) {
-    if (j === i) continue;
-    const key = keys.get(i < j ? `${i},${j}` : `${j},${i}`)!;
-    sessions.push({ session: sessionOf(i, j, nodes), key: key.slice() });
-  }
-  return sessions;
+/** Copies of the keys of `plan`'s sessions; the provisioning server zeroes them after use. */
+function secretsOf(plan: ProcessPlan, keys: ReadonlyMap<string, Uint8Array>): SessionSecret[] {
+  return plan.sessions.map(({ session, key }) => ({ session, key: keys.get(key)!.slice() }));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -61,6 +61,12 @@ export interface NodeConfig {
   /** Absolute path of the key file, when keys do not come over the bootstrap channel. */
   keys: string | undefined;
   bootstrap: BootstrapEndpoint | undefined;
+  /**
+   * The role of a distributed system (BFT, chain replication, PeerReview,
+   * A2M) that the node runs instead of the echo protocol, unchecked here:
+   * systems/node/system_config.ts checks it. Undefined for an echo node.
+   */
+  system: Record<string, unknown> | undefined;
   /** Payload bytes of each echo request. */
   messageBytes: number;
   /** First retransmission timeout of the reliable channel, in milliseconds. */
@@ -81,6 +87,7 @@ const NODE_FIELDS = [
   'messageBytes',
   'retransmitTimeoutMs',
   'maxRetries',
+  'system',
 ];
 const PEER_FIELDS = ['name', 'address', 'port', 'device', 'session', 'send'];
 
@@ -102,7 +109,12 @@ export function checkNodeConfig(value: unknown, file: string): NodeConfig {
   const backend = fields.backend('backend');
   const address = fields.address('address', '127.0.0.1');
   const port = fields.integer('port', 0, 65535);
-  const peers = fields.list('peers', 1, N_SESSIONS).map((peer, i) => checkPeer(peer, file, i));
+  const system = fields.optionalObject('system');
+  // A system node finds its peers in its 'system' field, so only an echo node lists them.
+  const peers =
+    system === undefined || fields.has('peers')
+      ? fields.list('peers', 1, N_SESSIONS).map((peer, i) => checkPeer(peer, file, i))
+      : [];
   const keys = fields.optionalString('keys');
   const bootstrap = fields.optionalObject('bootstrap');
 
@@ -116,6 +128,7 @@ export function checkNodeConfig(value: unknown, file: string): NodeConfig {
     peers,
     keys: keys === undefined ? undefined : resolve(dirname(file), keys),
     bootstrap: bootstrap === undefined ? undefined : checkBootstrap(bootstrap, file),
+    system,
     messageBytes: fields.integer('messageBytes', 0, MAX_MESSAGE_BYTES, 32),
     retransmitTimeoutMs: fields.integer('retransmitTimeoutMs', 1, 10_000, DEFAULT_RETRANSMIT_TIMEOUT_MS),
     maxRetries: fields.integer('maxRetries', 0, 1000, DEFAULT_MAX_RETRIES),
@@ -124,6 +137,14 @@ export function checkNodeConfig(value: unknown, file: string): NodeConfig {
   if ((config.keys === undefined) === (config.bootstrap === undefined)) {
     throw new InputError(
       `config ${file}: give exactly one of 'bootstrap' (the vendor's provisioning server) or 'keys' (a key file)`,
+    );
+  }
+  if (system !== undefined && config.peers.length > 0) {
+    throw new InputError(`config ${file}: a node with a 'system' takes its peers from the system; remove 'peers'`);
+  }
+  if (system !== undefined && config.keys !== undefined) {
+    throw new InputError(
+      `config ${file}: a system node takes its keys from the vendor only; replace 'keys' with 'bootstrap'`,
     );
   }
   checkPeersDistinct(config);
@@ -220,7 +241,7 @@ function readJsonFile(path: string, kind: string): unknown {
 }
 
 /** Typed access to the fields of one JSON object; every error names `where` and the field. */
-class Fields {
+export class Fields {
   readonly #record: Record<string, unknown>;
 
   constructor(
@@ -237,6 +258,10 @@ class Fields {
         throw new InputError(`${where}: unknown field '${field}'; use only ${known.join(', ')}`);
       }
     }
+  }
+
+  has(field: string): boolean {
+    return this.#record[field] !== undefined;
   }
 
   integer(field: string, min: number, max: number, fallback?: number): number {
@@ -272,6 +297,15 @@ class Fields {
       throw new InputError(`${this.where}: field '${field}' is ${shown(value)}; use one of: ${BACKENDS.join(', ')}`);
     }
     return value as Backend;
+  }
+
+  /** Read a string that must be one of `values`. */
+  choice<T extends string>(field: string, values: readonly T[]): T {
+    const value = this.#record[field];
+    if (typeof value !== 'string' || !(values as readonly string[]).includes(value)) {
+      throw new InputError(`${this.where}: field '${field}' is ${shown(value)}; use one of: ${values.join(', ')}`);
+    }
+    return value as T;
   }
 
   list(field: string, min: number, max: number): unknown[] {
