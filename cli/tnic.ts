@@ -14,6 +14,7 @@ import { registerCosim } from './commands/cosim.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerHw } from './commands/hw.ts';
 import { registerKernel } from './commands/kernel.ts';
+import { registerLincheck } from './commands/lincheck.ts';
 import { registerNode } from './commands/node.ts';
 import { registerRun } from './commands/run.ts';
 import { registerVerify } from './commands/verify.ts';
@@ -37,6 +38,7 @@ registerHw(program);
 registerVerify(program);
 registerBench(program);
 registerWave(program);
+registerLincheck(program);
 registerNode(program);
 
 try {

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
@@ -143,5 +145,46 @@ describe('linearizability checker', () => {
     expect(() => parseJepsenLog(log([[0, 'invoke', 'append', '1'], [0, 'ok', 'append', '1']])), 'unknown operation').toThrow(
       /not read, write, cas or incr/,
     );
+  });
+});
+
+describe('tnic lincheck', () => {
+  const TNIC = join(import.meta.dirname, '..', 'bin', 'tnic.js');
+  const lincheck = (...args: string[]) => spawnSync(process.execPath, [TNIC, 'lincheck', ...args], { encoding: 'utf8' });
+
+  it('exits 0 or 1 by verdict', () => {
+    // The library test above covers every etcd history; here one of each verdict goes through the CLI.
+    const linearizable = Object.keys(verdicts).find((f) => verdicts[f])!;
+    const violating = Object.keys(verdicts).find((f) => !verdicts[f])!;
+    const good = lincheck(join(DATA, linearizable));
+    expect(good.status, `${linearizable}: ${good.stdout}${good.stderr}`).toBe(0);
+    expect(good.stdout).toContain(': linearizable');
+    const bad = lincheck(join(DATA, violating));
+    expect(bad.status, `${violating}: ${bad.stdout}${bad.stderr}`).toBe(1);
+    expect(bad.stdout).toContain('not linearizable');
+  });
+
+  it('exits 2 with unknown when the budget runs out', () => {
+    const rows: [number, string, string, string][] = [];
+    for (let p = 0; p < 60; p++) rows.push([p, 'invoke', 'write', String(p)]);
+    rows.push([99, 'invoke', 'read', 'nil']);
+    for (let p = 0; p < 60; p++) rows.push([p, 'ok', 'write', String(p)]);
+    rows.push([99, 'ok', 'read', '1000']);
+    const dir = mkdtempSync(join(tmpdir(), 'tnic-lincheck-'));
+    try {
+      const file = join(dir, 'hard.log');
+      writeFileSync(file, log(rows));
+      const r = lincheck(file, '--time-budget', '1');
+      expect(r.status, r.stdout + r.stderr).toBe(2);
+      expect(r.stdout).toContain(': unknown');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names a missing file with exit code 2', () => {
+    const r = lincheck(join(DATA, 'no-such.log'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/no-such\.log.*not found/);
   });
 });
