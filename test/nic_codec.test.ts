@@ -74,7 +74,7 @@ const CASES: Array<[string, RocePacket]> = [
 
 /** Rewrite the ICRC after a test changed header bytes, so that only the intended check fails. */
 function refreshIcrc(frame: Uint8Array): Uint8Array {
-  const view = new DataView(frame.buffer);
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const ipBytes = view.getUint16(ETH_HEADER_BYTES + 2);
   const end = ETH_HEADER_BYTES + ipBytes - 4;
   const masked = frame.slice(ETH_HEADER_BYTES, BTH_AT + BTH_BYTES);
@@ -88,7 +88,7 @@ function refreshIcrc(frame: Uint8Array): Uint8Array {
 
 /** Rewrite the IPv4 header checksum after a test changed the header. */
 function refreshIpChecksum(frame: Uint8Array): Uint8Array {
-  const view = new DataView(frame.buffer);
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   view.setUint16(ETH_HEADER_BYTES + 10, 0);
   let sum = 0;
   for (let i = 0; i < 20; i += 2) sum += view.getUint16(ETH_HEADER_BYTES + i);
@@ -105,6 +105,24 @@ function reasonOf(frame: Uint8Array): string {
 describe('CRC-32', () => {
   it('matches the standard check value', () => {
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+  });
+
+  it('equals the byte-at-a-time loop at every length and offset', () => {
+    const table = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      table[n] = c >>> 0;
+    }
+    const bytes = new Prng(3).bytes(100);
+    for (let start = 0; start < 9; start++) {
+      for (let end = start; end <= bytes.length; end++) {
+        let reference = 0x12345678;
+        for (let i = start; i < end; i++) reference = table[(reference ^ bytes[i]!) & 0xff]! ^ (reference >>> 8);
+        const got = crc32Update(0x12345678, bytes, start, end);
+        if (got !== reference >>> 0) expect.fail(`bytes [${start}, ${end}): 0x${got.toString(16)} vs 0x${(reference >>> 0).toString(16)}`);
+      }
+    }
   });
 
   it('gives the RoCE v2 ICRC seed after the masked LRH', () => {

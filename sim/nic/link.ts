@@ -79,11 +79,16 @@ export class Link {
       const bit = this.prng.int(0, copy.length * 8 - 1);
       copy[bit >> 3]! ^= 1 << (bit & 7);
     }
-    this.queue.at(arrival, () => this.sink(copy, start));
+    this.queue.call(arrival, Link.#deliver, this, copy, start);
     if (f.duplicate > 0 && this.prng.next() < f.duplicate) {
       this.counters.duplicated++;
-      this.queue.at(arrival + 1, () => this.sink(frame, start));
+      this.queue.call(arrival + 1, Link.#deliver, this, frame, start);
     }
     return end;
+  }
+
+  /** Event handler of a frame's arrival at the far end. */
+  static #deliver(link: Link, frame: Uint8Array, sentAt: number): void {
+    link.sink(frame, sentAt);
   }
 }

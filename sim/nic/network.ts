@@ -8,42 +8,29 @@
  * frames are dropped and counted by reason) -> responder (PSN order,
  * ACK/NAK) -> Verify -> DMA to host memory -> completion found by poll.
  *
- * Every message keeps the times it passed each stage on its critical path
- * (the last packet), so its latency splits into host, DMA, kernel,
- * transport, wire and verify.
+ * Every message adds up the time it spent in each stage on its critical
+ * path (the last packet), so its latency splits into host, DMA, kernel,
+ * transport, wire and verify. The network keeps a message only until the
+ * receiver has it, so memory stays bounded by the messages in flight.
  */
 
 import { Prng } from '../prng.ts';
-import { AttestationUnit, type VerifyStatus } from './attestation_unit.ts';
+import { AttestationUnit } from './attestation_unit.ts';
+import { allocateBytes } from './byte_slab.ts';
 import { EventQueue } from './event_queue.ts';
 import { ATTESTATION_HEADER_BYTES, KernelTimeline, type Chunk } from './kernel_timing.ts';
 import { Link, NO_FAULTS, type LinkFaults } from './link.ts';
+import { MessageRecord } from './message_record.ts';
 import type { PcapWriter } from './pcap.ts';
 import type { Profile } from './profiles.ts';
-import { Requester, Responder, type OutgoingPacket } from './rc_transport.ts';
-import { OPCODE, decodeRoce, encodeRoce, type RocePacket } from './roce_codec.ts';
+import { Requester, Responder, type QueuedPacket } from './rc_transport.ts';
+import { OPCODE, decodeRoce, encodeRoce, type BaseTransportHeader, type RocePacket } from './roce_codec.ts';
 
 /** rdma: no attestation; send-only: Attest on transmit, no Verify; attest-verify: both. */
 export type PathKind = 'rdma' | 'send-only' | 'attest-verify';
 export const PATH_KINDS: readonly PathKind[] = ['rdma', 'send-only', 'attest-verify'];
 
-export type Stage = 'host' | 'dma' | 'kernel' | 'transport' | 'wire' | 'verify';
-export const STAGES: readonly Stage[] = ['host', 'dma', 'kernel', 'transport', 'wire', 'verify'];
-
-export interface MessageRecord {
-  connection: number;
-  /** Position of the message on its connection, from 0. */
-  index: number;
-  msgBytes: number;
-  wireBytes: number;
-  postedAt: number;
-  /** Critical-path milestones in time order; each closes an interval of its stage. */
-  marks: Array<{ stage: Stage; time: number }>;
-  completedAt?: number;
-  verify?: VerifyStatus;
-  /** The message the receiver's host got (only with `keepPayloads`). */
-  received?: Uint8Array;
-}
+export { MessageRecord, STAGES, breakdown, type Stage } from './message_record.ts';
 
 export interface NetworkOptions {
   profile: Profile;
@@ -53,8 +40,21 @@ export interface NetworkOptions {
   faults?: LinkFaults;
   pcap?: PcapWriter;
   keepPayloads?: boolean;
+  /**
+   * Called once per message when the receiver has it and its completion
+   * time is known. `record.completedAt` (when poll finds it) may lie after
+   * the current virtual time; the call itself is not an event.
+   */
   onComplete?: (record: MessageRecord) => void;
 }
+
+interface QueuePair {
+  connection: Connection;
+  role: 'requester' | 'responder';
+}
+
+/** Local QPNs start here; 0 and 1 are the special QPs of InfiniBand. */
+const FIRST_QPN = 0x11;
 
 interface NicNode {
   id: number;
@@ -67,13 +67,26 @@ interface NicNode {
   hostFreeAt: number;
   dmaReadFreeAt: number;
   dmaWriteFreeAt: number;
-  /** Queue pairs by local QPN. */
-  qps: Map<number, { connection: Connection; role: 'requester' | 'responder' }>;
-  nextQpn: number;
+  /** Queue pairs by local QPN - FIRST_QPN. */
+  qps: QueuePair[];
 }
 
+/** Fixed header fields of one direction of a connection. */
+interface Addressing {
+  ethernet: RocePacket['ethernet'];
+  ipv4: RocePacket['ipv4'];
+  udpSrcPort: number;
+  destQp: number;
+}
+
+/**
+ * The packets of the message being received on a connection. The arrays
+ * are reused from message to message: entries at `count` and beyond are stale.
+ */
 interface Assembly {
-  parts: Uint8Array[];
+  active: boolean;
+  count: number;
+  parts: Array<Uint8Array | undefined>;
   bytes: number;
   /** Receive-pipeline exit time and end offset of every packet. */
   chunkTimes: number[];
@@ -89,11 +102,21 @@ export interface Connection {
   dstQpn: number;
   requester: Requester;
   responder: Responder;
-  records: MessageRecord[];
+  /** Messages posted so far. */
+  posted: number;
+  /** Messages the receiver has finished so far, in posting order. */
   delivered: number;
-  assembly?: Assembly;
-  /** Link time of the packet being handled by the responder (first bit sent, arrival). */
-  current: { sentAt: number; arrivedAt: number };
+  /** Posted messages not yet delivered: inFlight[inFlightHead] is the next one. */
+  inFlight: MessageRecord[];
+  inFlightHead: number;
+  assembly: Assembly;
+  forward: Addressing;
+  reverse: Addressing;
+  forwardLink: Link | undefined;
+  reverseLink: Link | undefined;
+  /** Link times of the data packet the responder is handling: its first bit sent, and its arrival. */
+  packetSentAt: number;
+  packetArrivedAt: number;
 }
 
 export interface NetworkCounters {
@@ -102,6 +125,8 @@ export interface NetworkCounters {
 }
 
 const MAX_NODES = 4096;
+/** Delivered records at the front of a connection's inFlight array before it is compacted. */
+const COMPACT_AFTER = 256;
 
 export class NicNetwork {
   readonly queue = new EventQueue();
@@ -135,19 +160,29 @@ export class NicNetwork {
     dst.attestation.loadKey(session, key);
     const firstPsn = this.#prng.nextU32() & 0xffffff;
     const stack = this.#profile.stack;
+    const srcQpn = FIRST_QPN + src.qps.length;
+    const dstQpn = FIRST_QPN + dst.qps.length;
 
     const conn: Connection = {
       id,
       session,
       src,
       dst,
-      srcQpn: src.nextQpn++,
-      dstQpn: dst.nextQpn++,
+      srcQpn,
+      dstQpn,
       requester: undefined as unknown as Requester,
       responder: undefined as unknown as Responder,
-      records: [],
+      posted: 0,
       delivered: 0,
-      current: { sentAt: 0, arrivedAt: 0 },
+      inFlight: [],
+      inFlightHead: 0,
+      assembly: { active: false, count: 0, parts: [], bytes: 0, chunkTimes: [], chunkEnds: [] },
+      forward: addressing(src, dst, dstQpn),
+      reverse: addressing(dst, src, srcQpn),
+      forwardLink: undefined,
+      reverseLink: undefined,
+      packetSentAt: 0,
+      packetArrivedAt: 0,
     };
     conn.requester = new Requester(this.queue, stack, firstPsn, (p) => this.#transmit(conn, p));
     conn.responder = new Responder(
@@ -155,8 +190,8 @@ export class NicNetwork {
       (psn, syndrome, msn) => this.#sendAck(conn, psn, syndrome, msn),
       (packet) => this.#onDelivered(conn, packet),
     );
-    src.qps.set(conn.srcQpn, { connection: conn, role: 'requester' });
-    dst.qps.set(conn.dstQpn, { connection: conn, role: 'responder' });
+    src.qps.push({ connection: conn, role: 'requester' });
+    dst.qps.push({ connection: conn, role: 'responder' });
     this.connections.push(conn);
     return conn;
   }
@@ -168,19 +203,12 @@ export class NicNetwork {
     const path = this.options.path;
     const src = conn.src;
 
-    const record: MessageRecord = {
-      connection: conn.id,
-      index: conn.records.length,
-      msgBytes: msg.length,
-      wireBytes: 0,
-      postedAt: now,
-      marks: [],
-    };
-    conn.records.push(record);
+    const record = new MessageRecord(conn.id, conn.posted++, msg.length, now);
+    conn.inFlight.push(record);
 
     const posted = Math.max(now, src.hostFreeAt) + stack.hostPostNs;
     src.hostFreeAt = posted;
-    mark(record, 'host', posted);
+    record.mark('host', posted);
 
     const attested = path === 'rdma' ? msg : src.attestation.attest(conn.session, msg);
     record.wireBytes = attested.length;
@@ -189,13 +217,13 @@ export class NicNetwork {
 
     if (path === 'rdma') {
       emit = this.#dmaRead(src, posted, ends, 0, attested.length);
-      mark(record, 'dma', emit[emit.length - 1]!);
+      record.mark('dma', emit[emit.length - 1]!);
     } else if (kernel.location === 'host') {
       const hashed = msg.length + ATTESTATION_HEADER_BYTES;
       const attestedAt = src.txKernel.schedule(posted, hashed, [{ arrival: posted, hashedEnd: hashed }]).final;
-      mark(record, 'kernel', attestedAt);
+      record.mark('kernel', attestedAt);
       emit = this.#dmaRead(src, attestedAt, ends, 0, attested.length);
-      mark(record, 'dma', emit[emit.length - 1]!);
+      record.mark('dma', emit[emit.length - 1]!);
     } else {
       emit = this.#attestOnNic(src, record, posted, attested.length, msg.length, ends);
     }
@@ -210,13 +238,17 @@ export class NicNetwork {
           : k === ends.length - 1
             ? OPCODE.RDMA_WRITE_LAST
             : OPCODE.RDMA_WRITE_MIDDLE;
-      const packet: OutgoingPacket = {
+      // The remote address is index x 64 KiB, exact while index x 2^16 stays below 2^53.
+      const reth = k === 0 ? { va: BigInt(record.index * 0x10000), rkey: 0x1000 + conn.id, dmaLength: attested.length } : undefined;
+      const packet: QueuedPacket = {
         opcode,
         payload: attested.subarray(start, ends[k]!),
+        reth,
         ackReq: k === ends.length - 1,
         readyAt: Math.max(emit[k]!, now),
+        psn: 0,
+        everSent: false,
       };
-      if (k === 0) packet.reth = { va: BigInt(record.index) * 0x10000n, rkey: 0x1000 + conn.id, dmaLength: attested.length };
       conn.requester.enqueue(packet);
     }
     return record;
@@ -251,8 +283,7 @@ export class NicNetwork {
       hostFreeAt: 0,
       dmaReadFreeAt: 0,
       dmaWriteFreeAt: 0,
-      qps: new Map(),
-      nextQpn: 0x11,
+      qps: [],
     };
   }
 
@@ -264,10 +295,12 @@ export class NicNetwork {
     const stack = this.#profile.stack;
     const start = Math.max(from, node.dmaReadFreeAt);
     node.dmaReadFreeAt = start + bytes / stack.dmaBytesPerNs;
-    return ends.map((end) => {
-      const upTo = Math.min(Math.max(end - offset, 0), bytes);
-      return start + stack.dmaReadLatencyNs + upTo / stack.dmaBytesPerNs;
-    });
+    const arrivals = new Array<number>(ends.length);
+    for (let i = 0; i < ends.length; i++) {
+      const upTo = Math.min(Math.max(ends[i]! - offset, 0), bytes);
+      arrivals[i] = start + stack.dmaReadLatencyNs + upTo / stack.dmaBytesPerNs;
+    }
+    return arrivals;
   }
 
   /** DMA the message into the NIC kernel, attest while it streams; returns packet ready times. */
@@ -286,19 +319,20 @@ export class NicNetwork {
     const hashed = msgBytes + ATTESTATION_HEADER_BYTES;
 
     const dmaArrival = this.#dmaRead(src, posted, ends, msgOffset, msgBytes);
-    mark(record, 'dma', dmaArrival[0]!);
-    const chunks: Chunk[] = ends.map((end, i) => ({
-      arrival: dmaArrival[i]!,
-      hashedEnd: clamp(end - hashedOffset, 0, hashed),
-    }));
+    record.mark('dma', dmaArrival[0]!);
+    const chunks = new Array<Chunk>(ends.length);
+    for (let i = 0; i < ends.length; i++) {
+      chunks[i] = { arrival: dmaArrival[i]!, hashedEnd: clamp(ends[i]! - hashedOffset, 0, hashed) };
+    }
     const schedule = src.txKernel.schedule(posted, hashed, chunks);
-    mark(record, 'kernel', schedule.final);
+    record.mark('kernel', schedule.final);
 
     // A leading tag keeps every packet back until the MAC is done, a trailing tag only the last one.
-    return ends.map((_, i) => {
-      if (leading || i === ends.length - 1) return schedule.final;
-      return Math.max(schedule.chunkDone[i]!, dmaArrival[i]!);
-    });
+    const ready = new Array<number>(ends.length);
+    for (let i = 0; i < ends.length; i++) {
+      ready[i] = leading || i === ends.length - 1 ? schedule.final : Math.max(schedule.chunkDone[i]!, dmaArrival[i]!);
+    }
+    return ready;
   }
 
   #link(from: NicNode, to: NicNode): Link {
@@ -320,44 +354,33 @@ export class NicNetwork {
     return link;
   }
 
-  #addressing(from: NicNode, to: NicNode, destQp: number): Omit<RocePacket, 'bth' | 'payload'> & {
-    bthBase: Omit<RocePacket['bth'], 'opcode' | 'psn' | 'ackReq'>;
-  } {
-    return {
-      ethernet: { dst: to.mac, src: from.mac },
-      ipv4: { src: from.ip, dst: to.ip, id: 0, ttl: 64, dscp: 26, ecn: 2 },
-      udpSrcPort: 0xc000 | (destQp & 0x3fff),
-      bthBase: { solicited: false, migReq: true, pKey: 0xffff, fecn: false, becn: false, destQp },
-    };
-  }
-
-  #transmit(conn: Connection, p: OutgoingPacket & { psn: number }): void {
-    const a = this.#addressing(conn.src, conn.dst, conn.dstQpn);
+  #transmit(conn: Connection, p: QueuedPacket): void {
+    const a = conn.forward;
     const packet: RocePacket = {
       ethernet: a.ethernet,
       ipv4: a.ipv4,
       udpSrcPort: a.udpSrcPort,
-      bth: { ...a.bthBase, opcode: p.opcode, psn: p.psn, ackReq: p.ackReq },
+      bth: bth(a.destQp, p.opcode, p.psn, p.ackReq),
       payload: p.payload,
     };
     if (p.reth !== undefined) packet.reth = p.reth;
     const frame = encodeRoce(packet);
-    const link = this.#link(conn.src, conn.dst);
-    this.queue.after(this.#profile.stack.txPipelineNs, () => link.send(frame));
+    conn.forwardLink ??= this.#link(conn.src, conn.dst);
+    this.queue.callAfter(this.#profile.stack.txPipelineNs, sendFrame, conn.forwardLink, frame);
   }
 
   #sendAck(conn: Connection, psn: number, syndrome: number, msn: number): void {
-    const a = this.#addressing(conn.dst, conn.src, conn.srcQpn);
+    const a = conn.reverse;
     const frame = encodeRoce({
       ethernet: a.ethernet,
       ipv4: a.ipv4,
       udpSrcPort: a.udpSrcPort,
-      bth: { ...a.bthBase, opcode: OPCODE.ACKNOWLEDGE, psn, ackReq: false },
+      bth: bth(a.destQp, OPCODE.ACKNOWLEDGE, psn, false),
       aeth: { syndrome, msn },
-      payload: new Uint8Array(0),
+      payload: EMPTY,
     });
-    const link = this.#link(conn.dst, conn.src);
-    this.queue.after(this.#profile.stack.txPipelineNs, () => link.send(frame));
+    conn.reverseLink ??= this.#link(conn.dst, conn.src);
+    this.queue.callAfter(this.#profile.stack.txPipelineNs, sendFrame, conn.reverseLink, frame);
   }
 
   #receiveFrame(node: NicNode, frame: Uint8Array, sentAt: number): void {
@@ -369,21 +392,12 @@ export class NicNetwork {
       return;
     }
     const packet = decoded.packet;
-    const qp = node.qps.get(packet.bth.destQp);
+    const qp = node.qps[packet.bth.destQp - FIRST_QPN];
     if (qp === undefined) {
       this.counters.malformed.set('unknown QP', (this.counters.malformed.get('unknown QP') ?? 0) + 1);
       return;
     }
-    const arrivedAt = this.queue.now;
-    this.queue.after(this.#profile.stack.rxPipelineNs, () => {
-      const conn = qp.connection;
-      if (qp.role === 'requester') {
-        conn.requester.onAcknowledge(packet);
-        return;
-      }
-      conn.current = { sentAt, arrivedAt };
-      conn.responder.onPacket(packet);
-    });
+    this.queue.callAfter(this.#profile.stack.rxPipelineNs, receivePacket, qp, packet, sentAt, this.queue.now);
   }
 
   /** An in-order data packet at the responder: assemble, and finish the message on its last packet. */
@@ -391,14 +405,17 @@ export class NicNetwork {
     const now = this.queue.now;
     const stack = this.#profile.stack;
     const dst = conn.dst;
-    if (packet.reth !== undefined || conn.assembly === undefined) {
-      conn.assembly = { parts: [], bytes: 0, chunkTimes: [], chunkEnds: [] };
-    }
     const asm = conn.assembly;
-    asm.parts.push(packet.payload);
+    if (packet.reth !== undefined || !asm.active) {
+      asm.active = true;
+      asm.count = 0;
+      asm.bytes = 0;
+    }
+    asm.parts[asm.count] = packet.payload;
     asm.bytes += packet.payload.length;
-    asm.chunkTimes.push(now);
-    asm.chunkEnds.push(asm.bytes);
+    asm.chunkTimes[asm.count] = now;
+    asm.chunkEnds[asm.count] = asm.bytes;
+    asm.count++;
 
     const op = packet.bth.opcode;
     const last = op === OPCODE.RDMA_WRITE_LAST || op === OPCODE.RDMA_WRITE_ONLY;
@@ -409,65 +426,109 @@ export class NicNetwork {
     }
     if (!last) return;
 
-    conn.assembly = undefined;
-    const record = conn.records[conn.delivered++];
+    asm.active = false;
+    const record = conn.inFlight[conn.inFlightHead];
     if (record === undefined) throw new Error(`connection ${conn.id} delivered a message that was never posted`);
-    mark(record, 'transport', conn.current.sentAt);
-    mark(record, 'wire', conn.current.arrivedAt);
-    mark(record, 'transport', now);
+    releaseHead(conn);
+    record.mark('transport', conn.packetSentAt);
+    record.mark('wire', conn.packetArrivedAt);
+    record.mark('transport', now);
     this.#finishMessage(conn, record, asm, packet.payload.length);
+    // Drop the payload views, which would keep their frames' buffers alive.
+    for (let i = 0; i < asm.count; i++) asm.parts[i] = undefined;
   }
 
   #finishMessage(conn: Connection, record: MessageRecord, asm: Assembly, lastBytes: number): void {
-    const now = this.queue.now;
     const { stack, kernel } = this.#profile;
+    const path = this.options.path;
     const dst = conn.dst;
-    const attested = concat(asm.parts, asm.bytes);
     const hashed = record.msgBytes + ATTESTATION_HEADER_BYTES;
     let ready: number;
 
-    if (this.options.path !== 'attest-verify') {
+    if (path !== 'attest-verify') {
       ready = dst.dmaWriteFreeAt + stack.dmaWriteLatencyNs;
-      mark(record, 'dma', ready);
+      record.mark('dma', ready);
     } else if (kernel.location === 'nic') {
       const hashedOffset = kernel.tagPlacement === 'leading' ? kernel.tagFieldBytes : 0;
-      const chunks = asm.chunkTimes.map((t, i) => ({
-        arrival: t,
-        hashedEnd: clamp(asm.chunkEnds[i]! - hashedOffset, 0, hashed),
-      }));
+      const chunks = new Array<Chunk>(asm.count);
+      for (let i = 0; i < chunks.length; i++) {
+        chunks[i] = { arrival: asm.chunkTimes[i]!, hashedEnd: clamp(asm.chunkEnds[i]! - hashedOffset, 0, hashed) };
+      }
       const verified = dst.rxKernel.schedule(asm.chunkTimes[0]!, hashed, chunks).final;
-      mark(record, 'verify', verified);
+      record.mark('verify', verified);
       const written = Math.max(verified, dst.dmaWriteFreeAt) + lastBytes / stack.dmaBytesPerNs;
       dst.dmaWriteFreeAt = written;
       ready = written + stack.dmaWriteLatencyNs;
-      mark(record, 'dma', ready);
+      record.mark('dma', ready);
     } else {
       const inMemory = dst.dmaWriteFreeAt + stack.dmaWriteLatencyNs;
-      mark(record, 'dma', inMemory);
+      record.mark('dma', inMemory);
       ready = dst.rxKernel.schedule(inMemory, hashed, [{ arrival: inMemory, hashedEnd: hashed }]).final;
-      mark(record, 'verify', ready);
+      record.mark('verify', ready);
     }
 
-    let received = attested;
-    if (this.options.path !== 'rdma') {
-      const result = dst.attestation.verify(conn.session, attested);
-      received = result.msg;
-      if (this.options.path === 'attest-verify') {
-        record.verify = result.status;
-        if (result.status !== 'ok') this.counters.verifyFailures++;
+    // The bytes are joined only when something reads them: Verify, or a caller keeping payloads.
+    const keep = this.options.keepPayloads === true;
+    if (path === 'attest-verify' || keep) {
+      const attested = concat(asm.parts, asm.count, asm.bytes);
+      if (path === 'attest-verify') {
+        const status = dst.attestation.verifyStatus(conn.session, attested);
+        record.verify = status;
+        if (status !== 'ok') this.counters.verifyFailures++;
       }
+      if (keep) record.received = path === 'rdma' ? attested.slice() : dst.attestation.messageOf(attested);
     }
-    if (this.options.keepPayloads === true) record.received = received;
 
     // NOTE: pollNs is latency only; completions do not occupy the host thread, posts do.
     const polled = ready + stack.pollNs;
-    mark(record, 'host', polled);
+    record.mark('host', polled);
     record.completedAt = polled;
-    const onComplete = this.options.onComplete;
-    if (onComplete !== undefined) this.queue.at(Math.max(polled, now), () => onComplete(record));
+    this.options.onComplete?.(record);
   }
 }
 
+/** Event handler: the transmit pipeline hands `frame` to the link. */
+function sendFrame(link: Link, frame: Uint8Array): void {
+  link.send(frame);
+}
+
+/** Event handler: a packet leaves the receive pipeline towards its queue pair. */
+function receivePacket(qp: QueuePair, packet: RocePacket, sentAt: number, arrivedAt: number): void {
+  const conn = qp.connection;
+  if (qp.role === 'requester') {
+    conn.requester.onAcknowledge(packet);
+    return;
+  }
+  conn.packetSentAt = sentAt;
+  conn.packetArrivedAt = arrivedAt;
+  conn.responder.onPacket(packet);
+}
+
+function addressing(from: NicNode, to: NicNode, destQp: number): Addressing {
+  return {
+    ethernet: { dst: to.mac, src: from.mac },
+    ipv4: { src: from.ip, dst: to.ip, id: 0, ttl: 64, dscp: 26, ecn: 2 },
+    udpSrcPort: 0xc000 | (destQp & 0x3fff),
+    destQp,
+  };
+}
+
+function bth(destQp: number, opcode: number, psn: number, ackReq: boolean): BaseTransportHeader {
+  return { solicited: false, migReq: true, pKey: 0xffff, fecn: false, becn: false, destQp, opcode, psn, ackReq };
+}
+
+/** Drop the delivered head of `conn.inFlight`, compacting the array now and then. */
+function releaseHead(conn: Connection): void {
+  conn.inFlight[conn.inFlightHead] = undefined as unknown as MessageRecord;
+  conn.inFlightHead++;
+  conn.delivered++;
+  if (conn.inFlightHead >= COMPACT_AFTER && conn.inFlightHead * 2 >= conn.inFlight.length) {
+    conn.inFlight.splice(0, conn.inFlightHead);
+    conn.inFlightHead = 0;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
 /** End offset of each packet when `bytes` are split at the path MTU (one empty packet for 0 bytes). */
 export function segmentEnds(bytes: number, mtu: number): number[] {
   const ends: number[] = [];
@@ -477,34 +538,18 @@ export function segmentEnds(bytes: number, mtu: number): number[] {
   }
 }
 
-/** Latency split by stage: each mark closes the interval since the previous mark. */
-export function breakdown(record: MessageRecord): Record<Stage, number> {
-  const out = { host: 0, dma: 0, kernel: 0, transport: 0, wire: 0, verify: 0 };
-  let previous = record.postedAt;
-  for (const m of record.marks) {
-    out[m.stage] += m.time - previous;
-    previous = m.time;
-  }
-  return out;
-}
-
-/** Append a milestone; a time before the previous one is clamped, so intervals are never negative. */
-function mark(record: MessageRecord, stage: Stage, time: number): void {
-  const previous = record.marks[record.marks.length - 1]?.time ?? record.postedAt;
-  record.marks.push({ stage, time: Math.max(time, previous) });
-}
-
 function clamp(v: number, lo: number, hi: number): number {
   return Math.min(Math.max(v, lo), hi);
 }
 
-function concat(parts: Uint8Array[], bytes: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(bytes);
+/** Join parts[0, count), which hold `bytes` in total. */
+function concat(parts: Array<Uint8Array | undefined>, count: number, bytes: number): Uint8Array {
+  if (count === 1) return parts[0]!;
+  const out = allocateBytes(bytes);
   let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
+  for (let i = 0; i < count; i++) {
+    out.set(parts[i]!, at);
+    at += parts[i]!.length;
   }
   return out;
 }

@@ -32,6 +32,12 @@ export interface OutgoingPacket {
   readyAt: number;
 }
 
+/** A packet in the requester's window, with the fields `enqueue` sets. */
+export interface QueuedPacket extends OutgoingPacket {
+  psn: number;
+  everSent: boolean;
+}
+
 export interface TransportCounters {
   packetsSent: number;
   retransmitted: number;
@@ -56,7 +62,7 @@ export class Requester {
     naksReceived: 0,
     acksReceived: 0,
   };
-  #packets: Array<OutgoingPacket & { psn: number; everSent: boolean }> = [];
+  #packets: QueuedPacket[] = [];
   /** Global index of `#packets[0]`, the oldest unacknowledged packet. */
   #base = 0;
   /** Global index of the next packet to (re)send. */
@@ -69,7 +75,7 @@ export class Requester {
     readonly queue: EventQueue,
     readonly config: RequesterConfig,
     readonly firstPsn: number,
-    readonly transmit: (packet: OutgoingPacket & { psn: number }) => void,
+    readonly transmit: (packet: QueuedPacket) => void,
     /** Called with the global packet index up to which (exclusive) everything is acknowledged. */
     readonly onAcked: (ackedThrough: number) => void = () => {},
   ) {}
@@ -87,10 +93,15 @@ export class Requester {
     return this.#packets.length;
   }
 
+  /** Queue `packet` and send what the window allows. The requester takes `packet` over and sets its QueuedPacket fields. */
   enqueue(packet: OutgoingPacket): number {
     const index = this.queued;
     const everyN = (index + 1) % this.config.ackEveryPackets === 0;
-    this.#packets.push({ ...packet, ackReq: packet.ackReq || everyN, psn: this.psnAt(index), everSent: false });
+    const queued = packet as QueuedPacket;
+    queued.ackReq = packet.ackReq || everyN;
+    queued.psn = this.psnAt(index);
+    queued.everSent = false;
+    this.#packets.push(queued);
     this.#pump();
     return index;
   }
@@ -153,22 +164,28 @@ export class Requester {
   #wakeUp(at: number): void {
     if (at >= this.#wakeAt && this.#wakeAt > this.queue.now) return;
     this.#wakeAt = at;
-    this.queue.at(at, () => {
-      if (this.#wakeAt === at) this.#wakeAt = Infinity;
-      this.#pump();
-    });
+    this.queue.call(at, Requester.#onWake, this, at);
+  }
+
+  /** Event handler of a wake-up scheduled for time `at`. */
+  static #onWake(requester: Requester, at: number): void {
+    if (requester.#wakeAt === at) requester.#wakeAt = Infinity;
+    requester.#pump();
   }
 
   #armTimer(): void {
     const generation = ++this.#timerGeneration;
     this.#timerArmed = true;
-    this.queue.after(this.config.retransmitTimeoutNs, () => {
-      if (generation !== this.#timerGeneration) return;
-      this.#timerArmed = false;
-      if (this.#packets.length === 0) return;
-      this.counters.timeouts++;
-      this.#goBack();
-    });
+    this.queue.callAfter(this.config.retransmitTimeoutNs, Requester.#onTimer, this, generation);
+  }
+
+  /** Event handler of the retransmission timer armed as `generation`; a timer re-armed or stopped since does nothing. */
+  static #onTimer(requester: Requester, generation: number): void {
+    if (generation !== requester.#timerGeneration) return;
+    requester.#timerArmed = false;
+    if (requester.#packets.length === 0) return;
+    requester.counters.timeouts++;
+    requester.#goBack();
   }
 
   #stopTimer(): void {

@@ -17,6 +17,7 @@
  */
 
 import { InputError } from '../errors.ts';
+import { allocateBytes } from './byte_slab.ts';
 import { CRC32_PRESET, crc32Update } from './crc32.ts';
 
 export const ROCE_UDP_PORT = 4791;
@@ -77,12 +78,19 @@ const LAYOUTS = new Map<number, OpcodeLayout>([
   [OPCODE.ACKNOWLEDGE, layout('ACKNOWLEDGE', false, true, false, false)],
 ]);
 
+/** LAYOUTS indexed by opcode, so that the per-packet lookup is one array read. */
+const LAYOUT_BY_OPCODE: Array<OpcodeLayout | undefined> = Array.from({ length: 256 }, (_, op) => LAYOUTS.get(op));
+
 function layout(name: string, reth: boolean, aeth: boolean, immediate: boolean, payload: boolean): OpcodeLayout {
   return { name, reth, aeth, immediate, payload };
 }
 
+function layoutOf(opcode: number): OpcodeLayout | undefined {
+  return LAYOUT_BY_OPCODE[opcode];
+}
+
 export function opcodeName(opcode: number): string {
-  return LAYOUTS.get(opcode)?.name ?? `0x${opcode.toString(16).padStart(2, '0')}`;
+  return layoutOf(opcode)?.name ?? `0x${opcode.toString(16).padStart(2, '0')}`;
 }
 
 /** AETH syndrome bits 7..5: 000 ACK (bits 4..0 credit count), 011 NAK (bits 4..0 NAK code). */
@@ -125,7 +133,7 @@ export type DecodeResult = { ok: true; packet: RocePacket } | { ok: false; reaso
 
 /** Wire length of the frame `encodeRoce` builds, without the minimum-frame padding. */
 export function roceFrameBytes(opcode: number, payloadBytes: number): number {
-  const l = LAYOUTS.get(opcode);
+  const l = layoutOf(opcode);
   if (l === undefined) throw new InputError(`opcode ${opcodeName(opcode)} is not a supported RC opcode`);
   const pad = (4 - (payloadBytes % 4)) % 4;
   return (
@@ -144,94 +152,105 @@ function extendedBytes(l: OpcodeLayout): number {
   return (l.reth ? RETH_BYTES : 0) + (l.aeth ? AETH_BYTES : 0) + (l.immediate ? IMMEDIATE_BYTES : 0);
 }
 
-/** Build the frame bytes; a field out of range or a header the opcode does not take is an InputError. */
+/**
+ * Build the frame bytes; a field out of range or a header the opcode does
+ * not take is an InputError. Frames share ArrayBuffers (see byte_slab.ts),
+ * so use `byteOffset` when viewing `frame.buffer`.
+ */
 export function encodeRoce(p: RocePacket): Uint8Array {
   const l = checkPacket(p);
   const pad = (4 - (p.payload.length % 4)) % 4;
   const ipBytes =
     IPV4_HEADER_BYTES + UDP_HEADER_BYTES + BTH_BYTES + extendedBytes(l) + p.payload.length + pad + ICRC_BYTES;
-  const frame = new Uint8Array(Math.max(MIN_FRAME_BYTES, ETH_HEADER_BYTES + ipBytes));
-  const view = new DataView(frame.buffer);
+  const frame = allocateBytes(Math.max(MIN_FRAME_BYTES, ETH_HEADER_BYTES + ipBytes));
 
   // Ethernet II.
   frame.set(p.ethernet.dst, 0);
   frame.set(p.ethernet.src, 6);
-  view.setUint16(12, ETHERTYPE_IPV4);
+  put16(frame, 12, ETHERTYPE_IPV4);
 
   // IPv4: version 4, IHL 5, don't fragment, protocol UDP.
   const ip = ETH_HEADER_BYTES;
   frame[ip] = 0x45;
   frame[ip + 1] = (p.ipv4.dscp << 2) | p.ipv4.ecn;
-  view.setUint16(ip + 2, ipBytes);
-  view.setUint16(ip + 4, p.ipv4.id);
-  view.setUint16(ip + 6, 0x4000);
+  put16(frame, ip + 2, ipBytes);
+  put16(frame, ip + 4, p.ipv4.id);
+  put16(frame, ip + 6, 0x4000);
   frame[ip + 8] = p.ipv4.ttl;
   frame[ip + 9] = 17;
-  view.setUint32(ip + 12, p.ipv4.src);
-  view.setUint32(ip + 16, p.ipv4.dst);
-  view.setUint16(ip + 10, ipv4Checksum(frame, ip));
+  put32(frame, ip + 12, p.ipv4.src);
+  put32(frame, ip + 16, p.ipv4.dst);
+  put16(frame, ip + 10, ipv4Checksum(frame, ip));
 
   // UDP; RoCE v2 senders leave the checksum 0 because the ICRC covers the packet.
   const udp = ip + IPV4_HEADER_BYTES;
-  view.setUint16(udp, p.udpSrcPort);
-  view.setUint16(udp + 2, ROCE_UDP_PORT);
-  view.setUint16(udp + 4, ipBytes - IPV4_HEADER_BYTES);
+  put16(frame, udp, p.udpSrcPort);
+  put16(frame, udp + 2, ROCE_UDP_PORT);
+  put16(frame, udp + 4, ipBytes - IPV4_HEADER_BYTES);
 
   // BTH and extended headers.
   const bth = udp + UDP_HEADER_BYTES;
   const b = p.bth;
   frame[bth] = b.opcode;
   frame[bth + 1] = (b.solicited ? 0x80 : 0) | (b.migReq ? 0x40 : 0) | (pad << 4);
-  view.setUint16(bth + 2, b.pKey);
-  view.setUint32(bth + 4, ((b.fecn ? 0x80 : 0) | (b.becn ? 0x40 : 0)) * 2 ** 24 + b.destQp);
-  view.setUint32(bth + 8, (b.ackReq ? 0x80 : 0) * 2 ** 24 + b.psn);
+  put16(frame, bth + 2, b.pKey);
+  frame[bth + 4] = (b.fecn ? 0x80 : 0) | (b.becn ? 0x40 : 0);
+  put24(frame, bth + 5, b.destQp);
+  frame[bth + 8] = b.ackReq ? 0x80 : 0;
+  put24(frame, bth + 9, b.psn);
   let at = bth + BTH_BYTES;
   if (p.reth !== undefined) {
-    view.setBigUint64(at, p.reth.va);
-    view.setUint32(at + 8, p.reth.rkey);
-    view.setUint32(at + 12, p.reth.dmaLength);
+    new DataView(frame.buffer, frame.byteOffset + at, 8).setBigUint64(0, p.reth.va);
+    put32(frame, at + 8, p.reth.rkey);
+    put32(frame, at + 12, p.reth.dmaLength);
     at += RETH_BYTES;
   }
   if (p.aeth !== undefined) {
-    view.setUint32(at, p.aeth.syndrome * 2 ** 24 + p.aeth.msn);
+    frame[at] = p.aeth.syndrome;
+    put24(frame, at + 1, p.aeth.msn);
     at += AETH_BYTES;
   }
   if (p.immediate !== undefined) {
-    view.setUint32(at, p.immediate);
+    put32(frame, at, p.immediate);
     at += IMMEDIATE_BYTES;
   }
   frame.set(p.payload, at);
   at += p.payload.length + pad;
 
-  view.setUint32(at, icrc(frame, ip, at), true);
+  const crc = icrc(frame, ip, at);
+  frame[at] = crc & 0xff;
+  frame[at + 1] = (crc >>> 8) & 0xff;
+  frame[at + 2] = (crc >>> 16) & 0xff;
+  frame[at + 3] = crc >>> 24;
   return frame;
 }
 
 /**
  * Parse a frame. A frame that is not a well-formed RoCE v2 packet of a
  * supported opcode, or whose IPv4 checksum or ICRC is wrong, comes back as
- * `{ ok: false, reason }`. No input makes this function throw.
+ * `{ ok: false, reason }`. No input makes this function throw. The payload
+ * and the Ethernet addresses of the packet are views into `frame`, not
+ * copies: change the frame only after you are done with the packet.
  */
 export function decodeRoce(frame: Uint8Array): DecodeResult {
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   if (frame.length < ETH_HEADER_BYTES) {
     return reject(`frame of ${frame.length} bytes is shorter than the ${ETH_HEADER_BYTES}-byte Ethernet header`);
   }
-  const ethertype = view.getUint16(12);
+  const ethertype = get16(frame, 12);
   if (ethertype !== ETHERTYPE_IPV4) return reject(`ethertype 0x${hex(ethertype, 4)} is not IPv4 (0x0800)`);
 
-  const ipResult = parseIpv4(frame, view);
+  const ipResult = parseIpv4(frame);
   if (typeof ipResult === 'string') return reject(ipResult);
   const { ipBytes } = ipResult;
 
   const udp = ETH_HEADER_BYTES + IPV4_HEADER_BYTES;
-  const udpReason = checkUdp(frame, view, udp, ipBytes);
+  const udpReason = checkUdp(frame, udp, ipBytes);
   if (udpReason !== undefined) return reject(udpReason);
 
-  return parseTransport(frame, view, ipResult.ipv4, udp);
+  return parseTransport(frame, ipResult.ipv4, udp);
 }
 
-function parseIpv4(frame: Uint8Array, view: DataView): { ipBytes: number; ipv4: RocePacket['ipv4'] } | string {
+function parseIpv4(frame: Uint8Array): { ipBytes: number; ipv4: RocePacket['ipv4'] } | string {
   const ip = ETH_HEADER_BYTES;
   if (frame.length < ip + IPV4_HEADER_BYTES) {
     return `frame of ${frame.length} bytes ends inside the IPv4 header`;
@@ -243,9 +262,9 @@ function parseIpv4(frame: Uint8Array, view: DataView): { ipBytes: number; ipv4: 
     return `IPv4 header of ${ihlBytes} bytes is not supported; RoCE v2 packets carry no IPv4 options`;
   }
   const checksum = ipv4Checksum(frame, ip, true);
-  if (checksum !== 0) return `IPv4 header checksum 0x${hex(view.getUint16(ip + 10), 4)} is invalid`;
+  if (checksum !== 0) return `IPv4 header checksum 0x${hex(get16(frame, ip + 10), 4)} is invalid`;
 
-  const ipBytes = view.getUint16(ip + 2);
+  const ipBytes = get16(frame, ip + 2);
   if (ipBytes < IPV4_HEADER_BYTES + UDP_HEADER_BYTES) {
     return `IPv4 total length ${ipBytes} is too short for the IPv4 and UDP headers`;
   }
@@ -255,7 +274,7 @@ function parseIpv4(frame: Uint8Array, view: DataView): { ipBytes: number; ipv4: 
   if (ETH_HEADER_BYTES + ipBytes < frame.length && frame.length > MIN_FRAME_BYTES) {
     return `frame of ${frame.length} bytes has ${frame.length - ETH_HEADER_BYTES - ipBytes} bytes after the IPv4 packet`;
   }
-  const fragment = view.getUint16(ip + 6);
+  const fragment = get16(frame, ip + 6);
   if ((fragment & 0x3fff) !== 0) return `IPv4 fragment (flags and offset 0x${hex(fragment, 4)}) is not supported`;
   const protocol = frame[ip + 9]!;
   if (protocol !== 17) return `IPv4 protocol ${protocol} is not UDP (17)`;
@@ -263,9 +282,9 @@ function parseIpv4(frame: Uint8Array, view: DataView): { ipBytes: number; ipv4: 
   return {
     ipBytes,
     ipv4: {
-      src: view.getUint32(ip + 12),
-      dst: view.getUint32(ip + 16),
-      id: view.getUint16(ip + 4),
+      src: get32(frame, ip + 12),
+      dst: get32(frame, ip + 16),
+      id: get16(frame, ip + 4),
       ttl: frame[ip + 8]!,
       dscp: frame[ip + 1]! >> 2,
       ecn: frame[ip + 1]! & 0x03,
@@ -273,28 +292,28 @@ function parseIpv4(frame: Uint8Array, view: DataView): { ipBytes: number; ipv4: 
   };
 }
 
-function checkUdp(frame: Uint8Array, view: DataView, udp: number, ipBytes: number): string | undefined {
-  const dstPort = view.getUint16(udp + 2);
+function checkUdp(frame: Uint8Array, udp: number, ipBytes: number): string | undefined {
+  const dstPort = get16(frame, udp + 2);
   if (dstPort !== ROCE_UDP_PORT) return `UDP destination port ${dstPort} is not RoCE v2 (${ROCE_UDP_PORT})`;
-  const udpBytes = view.getUint16(udp + 4);
+  const udpBytes = get16(frame, udp + 4);
   if (udpBytes !== ipBytes - IPV4_HEADER_BYTES) {
     return `UDP length ${udpBytes} does not match the ${ipBytes - IPV4_HEADER_BYTES} bytes after the IPv4 header`;
   }
-  const checksum = view.getUint16(udp + 6);
+  const checksum = get16(frame, udp + 6);
   if (checksum !== 0 && udpChecksum(frame, udp, udpBytes) !== 0) {
     return `UDP checksum 0x${hex(checksum, 4)} is invalid`;
   }
   return undefined;
 }
 
-function parseTransport(frame: Uint8Array, view: DataView, ipv4: RocePacket['ipv4'], udp: number): DecodeResult {
+function parseTransport(frame: Uint8Array, ipv4: RocePacket['ipv4'], udp: number): DecodeResult {
   const bth = udp + UDP_HEADER_BYTES;
-  const end = ETH_HEADER_BYTES + view.getUint16(ETH_HEADER_BYTES + 2);
+  const end = ETH_HEADER_BYTES + get16(frame, ETH_HEADER_BYTES + 2);
   if (end - bth < BTH_BYTES + ICRC_BYTES) {
     return reject(`UDP payload of ${end - bth} bytes is shorter than the BTH and ICRC (16 bytes)`);
   }
   const opcode = frame[bth]!;
-  const l = LAYOUTS.get(opcode);
+  const l = layoutOf(opcode);
   if (l === undefined) return reject(`BTH opcode ${opcodeName(opcode)} is not a supported RC opcode`);
   const tver = frame[bth + 1]! & 0x0f;
   if (tver !== 0) return reject(`BTH transport header version ${tver} is not 0`);
@@ -311,39 +330,37 @@ function parseTransport(frame: Uint8Array, view: DataView, ipv4: RocePacket['ipv
   if (pad > paddedPayload) return reject(`pad count ${pad} exceeds the ${paddedPayload}-byte payload`);
 
   const expected = icrc(frame, ETH_HEADER_BYTES, icrcAt);
-  const carried = view.getUint32(icrcAt, true);
+  const carried = (frame[icrcAt]! | (frame[icrcAt + 1]! << 8) | (frame[icrcAt + 2]! << 16) | (frame[icrcAt + 3]! << 24)) >>> 0;
   if (expected !== carried) return reject(`ICRC 0x${hex(carried, 8)} does not match the computed 0x${hex(expected, 8)}`);
 
-  const word1 = view.getUint32(bth + 4);
-  const word2 = view.getUint32(bth + 8);
   const packet: RocePacket = {
-    ethernet: { dst: frame.slice(0, 6), src: frame.slice(6, 12) },
+    ethernet: { dst: frame.subarray(0, 6), src: frame.subarray(6, 12) },
     ipv4,
-    udpSrcPort: view.getUint16(udp),
+    udpSrcPort: get16(frame, udp),
     bth: {
       opcode,
       solicited: (frame[bth + 1]! & 0x80) !== 0,
       migReq: (frame[bth + 1]! & 0x40) !== 0,
-      pKey: view.getUint16(bth + 2),
-      fecn: (word1 & 0x80000000) !== 0,
-      becn: (word1 & 0x40000000) !== 0,
-      destQp: word1 & 0xffffff,
-      ackReq: (word2 & 0x80000000) !== 0,
-      psn: word2 & 0xffffff,
+      pKey: get16(frame, bth + 2),
+      fecn: (frame[bth + 4]! & 0x80) !== 0,
+      becn: (frame[bth + 4]! & 0x40) !== 0,
+      destQp: get24(frame, bth + 5),
+      ackReq: (frame[bth + 8]! & 0x80) !== 0,
+      psn: get24(frame, bth + 9),
     },
-    payload: frame.slice(headersEnd, icrcAt - pad),
+    payload: frame.subarray(headersEnd, icrcAt - pad),
   };
   let at = bth + BTH_BYTES;
   if (l.reth) {
-    packet.reth = { va: view.getBigUint64(at), rkey: view.getUint32(at + 8), dmaLength: view.getUint32(at + 12) };
+    const va = new DataView(frame.buffer, frame.byteOffset + at, 8).getBigUint64(0);
+    packet.reth = { va, rkey: get32(frame, at + 8), dmaLength: get32(frame, at + 12) };
     at += RETH_BYTES;
   }
   if (l.aeth) {
-    const word = view.getUint32(at);
-    packet.aeth = { syndrome: word >>> 24, msn: word & 0xffffff };
+    packet.aeth = { syndrome: frame[at]!, msn: get24(frame, at + 1) };
     at += AETH_BYTES;
   }
-  if (l.immediate) packet.immediate = view.getUint32(at);
+  if (l.immediate) packet.immediate = get32(frame, at);
   return { ok: true, packet };
 }
 
@@ -353,26 +370,21 @@ function reject(reason: string): DecodeResult {
 
 /** Check every field against its width and the headers against the opcode; return the layout. */
 function checkPacket(p: RocePacket): OpcodeLayout {
-  const l = LAYOUTS.get(p.bth.opcode);
+  const l = layoutOf(p.bth.opcode);
   if (l === undefined) throw new InputError(`opcode ${opcodeName(p.bth.opcode)} is not a supported RC opcode`);
-  const uint = (name: string, v: number, bits: number): void => {
-    if (!Number.isInteger(v) || v < 0 || v >= 2 ** bits) {
-      throw new InputError(`${name} ${v} is not an unsigned ${bits}-bit integer`);
-    }
-  };
   if (p.ethernet.dst.length !== 6 || p.ethernet.src.length !== 6) {
     throw new InputError('Ethernet addresses must be 6 bytes each');
   }
-  uint('IPv4 source', p.ipv4.src, 32);
-  uint('IPv4 destination', p.ipv4.dst, 32);
-  uint('IPv4 id', p.ipv4.id, 16);
-  uint('IPv4 TTL', p.ipv4.ttl, 8);
-  uint('IPv4 DSCP', p.ipv4.dscp, 6);
-  uint('IPv4 ECN', p.ipv4.ecn, 2);
-  uint('UDP source port', p.udpSrcPort, 16);
-  uint('P_Key', p.bth.pKey, 16);
-  uint('destination QP', p.bth.destQp, 24);
-  uint('PSN', p.bth.psn, 24);
+  checkUnsigned('IPv4 source', p.ipv4.src, 32);
+  checkUnsigned('IPv4 destination', p.ipv4.dst, 32);
+  checkUnsigned('IPv4 id', p.ipv4.id, 16);
+  checkUnsigned('IPv4 TTL', p.ipv4.ttl, 8);
+  checkUnsigned('IPv4 DSCP', p.ipv4.dscp, 6);
+  checkUnsigned('IPv4 ECN', p.ipv4.ecn, 2);
+  checkUnsigned('UDP source port', p.udpSrcPort, 16);
+  checkUnsigned('P_Key', p.bth.pKey, 16);
+  checkUnsigned('destination QP', p.bth.destQp, 24);
+  checkUnsigned('PSN', p.bth.psn, 24);
   if (l.reth !== (p.reth !== undefined)) throw new InputError(`${l.name} ${l.reth ? 'needs' : 'takes no'} RETH`);
   if (l.aeth !== (p.aeth !== undefined)) throw new InputError(`${l.name} ${l.aeth ? 'needs' : 'takes no'} AETH`);
   if (l.immediate !== (p.immediate !== undefined)) {
@@ -381,19 +393,28 @@ function checkPacket(p: RocePacket): OpcodeLayout {
   if (!l.payload && p.payload.length > 0) throw new InputError(`${l.name} takes no payload`);
   if (p.reth !== undefined) {
     if (p.reth.va < 0n || p.reth.va >= 1n << 64n) throw new InputError(`RETH virtual address ${p.reth.va} is not 64-bit`);
-    uint('RETH R_Key', p.reth.rkey, 32);
-    uint('RETH DMA length', p.reth.dmaLength, 32);
+    checkUnsigned('RETH R_Key', p.reth.rkey, 32);
+    checkUnsigned('RETH DMA length', p.reth.dmaLength, 32);
   }
   if (p.aeth !== undefined) {
-    uint('AETH syndrome', p.aeth.syndrome, 8);
-    uint('AETH MSN', p.aeth.msn, 24);
+    checkUnsigned('AETH syndrome', p.aeth.syndrome, 8);
+    checkUnsigned('AETH MSN', p.aeth.msn, 24);
   }
-  if (p.immediate !== undefined) uint('immediate data', p.immediate, 32);
+  if (p.immediate !== undefined) checkUnsigned('immediate data', p.immediate, 32);
   const maxPayload = 0xffff - (IPV4_HEADER_BYTES + UDP_HEADER_BYTES + BTH_BYTES + extendedBytes(l) + 3 + ICRC_BYTES);
   if (p.payload.length > maxPayload) {
     throw new InputError(`payload of ${p.payload.length} bytes exceeds the ${maxPayload} bytes an IPv4 packet can carry`);
   }
   return l;
+}
+
+/** Largest unsigned value of each field width up to 32 bits. */
+const UNSIGNED_MAX = Array.from({ length: 33 }, (_, bits) => 2 ** bits - 1);
+
+function checkUnsigned(name: string, v: number, bits: number): void {
+  if (!(v >= 0 && v <= UNSIGNED_MAX[bits]! && Math.floor(v) === v)) {
+    throw new InputError(`${name} ${v} is not an unsigned ${bits}-bit integer`);
+  }
 }
 
 /**
@@ -424,9 +445,15 @@ function udpChecksum(frame: Uint8Array, udp: number, udpBytes: number): number {
   return ~sum & 0xffff;
 }
 
+const MASKED_BYTES = IPV4_HEADER_BYTES + UDP_HEADER_BYTES + BTH_BYTES;
+/** Copy of the headers with the variant fields masked; reused by every ICRC, which never nests. */
+const masked = new Uint8Array(MASKED_BYTES);
+/** CRC register after the 8 bytes of 0xFF that stand for the LRH. */
+const LRH_REGISTER = crc32Update(CRC32_PRESET, new Uint8Array(8).fill(0xff));
+
 /** ICRC over the IPv4 packet at `ip` up to `end` (exclusive), with the variant fields masked. */
 function icrc(frame: Uint8Array, ip: number, end: number): number {
-  const masked = frame.slice(ip, ip + IPV4_HEADER_BYTES + UDP_HEADER_BYTES + BTH_BYTES);
+  for (let i = 0; i < MASKED_BYTES; i++) masked[i] = frame[ip + i]!;
   masked[1] = 0xff; // type of service: DSCP and ECN
   masked[8] = 0xff; // TTL
   masked[10] = 0xff; // header checksum
@@ -435,13 +462,41 @@ function icrc(frame: Uint8Array, ip: number, end: number): number {
   masked[IPV4_HEADER_BYTES + 7] = 0xff;
   masked[IPV4_HEADER_BYTES + UDP_HEADER_BYTES + 4] = 0xff; // BTH FECN, BECN, reserved
 
-  let register = crc32Update(CRC32_PRESET, LRH_PLACEHOLDER);
-  register = crc32Update(register, masked);
-  register = crc32Update(register, frame, ip + masked.length, end);
+  let register = crc32Update(LRH_REGISTER, masked);
+  register = crc32Update(register, frame, ip + MASKED_BYTES, end);
   return ~register >>> 0;
 }
 
-const LRH_PLACEHOLDER = new Uint8Array(8).fill(0xff);
+// Big-endian field access without a DataView, which would cost an allocation per frame.
+function get16(b: Uint8Array, at: number): number {
+  return (b[at]! << 8) | b[at + 1]!;
+}
+
+function get24(b: Uint8Array, at: number): number {
+  return (b[at]! << 16) | (b[at + 1]! << 8) | b[at + 2]!;
+}
+
+function get32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+function put16(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 8;
+  b[at + 1] = v;
+}
+
+function put24(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 16;
+  b[at + 1] = v >>> 8;
+  b[at + 2] = v;
+}
+
+function put32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = v >>> 16;
+  b[at + 2] = v >>> 8;
+  b[at + 3] = v;
+}
 
 function hex(value: number, digits: number): string {
   return value.toString(16).padStart(digits, '0');
