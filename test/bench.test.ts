@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -31,7 +31,10 @@ describe('tnic bench all --quick', () => {
     expect(text).toContain('## Attestation kernel');
     expect(text).toContain('## Software attest path');
     expect(text).toContain('### Prototype profile against the published send-path anchors');
-    for (const plot of ['kernel_cycles_per_byte.svg', 'attest_latency_64b.svg']) {
+    expect(text).toContain('### Chain replication per device');
+    expect(text).toContain('### PeerReview per device, without and with audits');
+    const plots = ['kernel_cycles_per_byte.svg', 'attest_latency_64b.svg', 'cr_tnic_over_device.svg', 'peerreview_tnic_over_device.svg'];
+    for (const plot of plots) {
       const svg = readFileSync(join(dir, plot), 'utf8');
       expect(svg.startsWith('<svg '), `${plot} is an SVG document`).toBe(true);
       expect(svg.match(/<rect /g)?.length ?? 0, `${plot} draws its bars`).toBeGreaterThan(4);
@@ -40,6 +43,13 @@ describe('tnic bench all --quick', () => {
 
     const second = tnic(['bench', 'all', '--quick', '--out', dir, '--page', page]);
     expect(second.status, second.out).toBe(0);
-    expect(second.out.match(/kept /g)?.length, 'every part resumed from its file').toBe(4);
+    expect(second.out.match(/kept /g)?.length, 'every part resumed from its file').toBe(6);
+
+    rmSync(join(dir, 'baseline_cr.json'));
+    const third = tnic(['bench', 'all', '--quick', '--out', dir, '--page', page]);
+    expect(third.status, third.out).toBe(0);
+    expect(third.out.match(/kept /g)?.length, 'the other parts resumed').toBe(5);
+    expect(third.out, 'the removed part ran again').toMatch(/chain replication per device[^\n]*: running/);
+    expect(existsSync(join(dir, 'baseline_cr.json')), 'baseline_cr.json written again').toBe(true);
   });
 });
