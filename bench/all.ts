@@ -17,6 +17,7 @@ import { compareAnchors, type AnchorComparison } from '../sim/nic/anchors.ts';
 import { PATH_KINDS, type PathKind } from '../sim/nic/network.ts';
 import { getProfile, loadProfiles } from '../sim/nic/profiles.ts';
 import { runBaselineSystemsBench, runCrBench, runPeerReviewBench } from './baseline_systems.ts';
+import { runRealSystems } from './real_systems.ts';
 import { runKernelBench } from './kernel_bench.ts';
 import type { ScaleResult } from './sim_scale.ts';
 import { runSoftwareBench } from './software_attest.ts';
@@ -160,6 +161,15 @@ export async function runBenchAll(o: BenchAllOptions): Promise<string[]> {
       file: 'baseline_peerreview.json',
       title: 'PeerReview per device, without and with audits: commands counted in real runs, latency charged in virtual time',
       run: () => runPeerReviewBench({ quick: o.quick, log: o.log }),
+    },
+    {
+      file: 'real_systems.json',
+      title: 'real mode: the four systems as OS processes over UDP on 127.0.0.1 (measured here, wall clock)',
+      run: async () => ({
+        machine: `${process.platform} ${process.arch}, Node ${process.version}`,
+        quick: o.quick,
+        rows: await runRealSystems({ quick: o.quick, seed: 7, log: o.log }),
+      }),
     },
   ];
 

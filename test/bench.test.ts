@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import type { KernelBench } from '../bench/kernel_bench.ts';
+import type { RealSystemRow } from '../bench/real_systems.ts';
 import { REPO_ROOT } from '../verify/build_rtl.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tnic-bench-'));
@@ -33,6 +34,13 @@ describe('tnic bench all --quick', () => {
     expect(text).toContain('### Prototype profile against the published send-path anchors');
     expect(text).toContain('### Chain replication per device');
     expect(text).toContain('### PeerReview per device, without and with audits');
+    expect(text).toContain('## Real mode: systems as processes on this machine');
+    const real = JSON.parse(readFileSync(join(dir, 'real_systems.json'), 'utf8')) as { rows: RealSystemRow[] };
+    expect(real.rows.map((r) => r.system), 'every system ran as processes').toEqual(['a2m', 'bft', 'cr', 'peerreview']);
+    for (const row of real.rows) {
+      expect(row.completed, `${row.system} completed every unit`).toBe(row.operations);
+      if (row.system === 'bft' || row.system === 'cr') expect(row.verdict, `${row.system} history`).toBe('linearizable');
+    }
     const plots = ['kernel_cycles_per_byte.svg', 'attest_latency_64b.svg', 'cr_tnic_over_device.svg', 'peerreview_tnic_over_device.svg'];
     for (const plot of plots) {
       const svg = readFileSync(join(dir, plot), 'utf8');
@@ -43,12 +51,12 @@ describe('tnic bench all --quick', () => {
 
     const second = tnic(['bench', 'all', '--quick', '--out', dir, '--page', page]);
     expect(second.status, second.out).toBe(0);
-    expect(second.out.match(/kept /g)?.length, 'every part resumed from its file').toBe(6);
+    expect(second.out.match(/kept /g)?.length, 'every part resumed from its file').toBe(7);
 
     rmSync(join(dir, 'baseline_cr.json'));
     const third = tnic(['bench', 'all', '--quick', '--out', dir, '--page', page]);
     expect(third.status, third.out).toBe(0);
-    expect(third.out.match(/kept /g)?.length, 'the other parts resumed').toBe(5);
+    expect(third.out.match(/kept /g)?.length, 'the other parts resumed').toBe(6);
     expect(third.out, 'the removed part ran again').toMatch(/chain replication per device[^\n]*: running/);
     expect(existsSync(join(dir, 'baseline_cr.json')), 'baseline_cr.json written again').toBe(true);
   });
