@@ -6,8 +6,8 @@
  *
  * Devices: ssl-lib computes HMACs in each node process and ssl-server in a
  * separate local server process per node, both really. The sgx and sev
- * baselines are left out because here they are ssl-lib with a modelled,
- * not waited, latency; the model device runs the TNIC cycle model in
+ * baselines are left out: here they are ssl-lib with a modelled latency
+ * that is never waited for. The model device runs the TNIC cycle model in
  * software, so its figure measures the simulator, not a NIC.
  */
 
@@ -44,7 +44,7 @@ export interface RealSystemRow {
   /** Linearizability of the client's history, for BFT and chain replication. */
   verdict: string | undefined;
   seed: number;
-  /** What one unit is: an operation, an A2M append plus lookup, or an audited log entry. */
+  /** Unit of work: an operation, an A2M append plus lookup, or an audited log entry. */
   unit: string;
 }
 
@@ -123,7 +123,7 @@ async function waitForSummary(path: string, what: string): Promise<Summary> {
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  // The file is written in one call; a read that races it sees a partial file, so retry once.
+  // The file is written in one call, but a read that races the write can get a partial file, so retry once.
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as Summary;
   } catch {
