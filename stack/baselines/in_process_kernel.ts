@@ -18,12 +18,14 @@ export class InProcessKernel implements BaselineKernel {
     this.#meter = new CostMeter(backend);
   }
 
-  /** Run the requests in order. A request that the command port cannot carry throws InputError and stops the batch. */
+  /**
+   * Run the requests in order; consecutive ATTEST, VERIFY and CHECK commands are hashed
+   * together (multi-buffer). A request that the command port cannot carry throws InputError
+   * and stops the batch, after the requests before it ran and were charged.
+   */
   async run(requests: readonly KernelRequest[]): Promise<KernelResult[]> {
-    return requests.map((req) => {
-      const res = this.#core.step(req);
+    return this.#core.stepAll(requests, (req, res) => {
       this.#latencies.set(res, this.#meter.charge(req, res));
-      return res;
     });
   }
 
