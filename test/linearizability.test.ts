@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 import {
   checkJepsenLog,
@@ -186,5 +186,35 @@ describe('tnic lincheck', () => {
     const r = lincheck(join(DATA, 'no-such.log'));
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/no-such\.log.*not found/);
+  });
+});
+
+describe('tnic lincheck input errors', () => {
+  const TNIC = join(import.meta.dirname, '..', 'bin', 'tnic.js');
+  const dir = mkdtempSync(join(tmpdir(), 'tnic-lincheck-input-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const write = (name: string, text: string): string => {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+  const cases: [string, string, RegExp][] = [
+    ['empty', '', /no Jepsen operation lines/],
+    ['not a history', '# a README\nsome text\n', /no Jepsen operation lines/],
+    ['unmatched ok', log([[0, 'ok', 'write', '1']]), /never invoked/],
+    ['integer beyond 2^53', log([[0, 'invoke', 'write', '9007199254740993'], [0, 'ok', 'write', '9007199254740993']]), /beyond 2\^53/],
+  ];
+
+  it.each(cases)('rejects %s with exit code 2', (name, text, message) => {
+    const r = spawnSync(process.execPath, [TNIC, 'lincheck', write(`${name.replace(/\W/g, '_')}.log`, text)], { encoding: 'utf8' });
+    expect(r.status, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr, 'one error line, no stack trace').not.toMatch(/\n\s+at /);
+  });
+
+  it('rejects a folder with exit code 2', () => {
+    const r = spawnSync(process.execPath, [TNIC, 'lincheck', dir], { encoding: 'utf8' });
+    expect(r.status, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/is a folder/);
   });
 });

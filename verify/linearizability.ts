@@ -70,7 +70,13 @@ function parseEdn(text: string, where: string): Edn {
     }
     if (token === ']') throw new HistoryFormatError(`${where}: value '${text}' has an unmatched ']'`);
     if (token === 'nil') return null;
-    return /^-?\d+$/.test(token) ? Number(token) : token.replace(/^:/, '');
+    if (!/^-?\d+$/.test(token)) return token.replace(/^:/, '');
+    const n = Number(token);
+    // Beyond 2^53 two different integers parse to the same double and the verdict could be wrong.
+    if (!Number.isSafeInteger(n)) {
+      throw new HistoryFormatError(`${where}: integer ${token} is beyond 2^53, which the checker cannot compare exactly`);
+    }
+    return n;
   };
   const value = read();
   if (position !== tokens.length) throw new HistoryFormatError(`${where}: value '${text}' has trailing tokens`);

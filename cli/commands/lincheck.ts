@@ -3,16 +3,23 @@
  * linearizable, for a register, a compare-and-set register, a counter or a
  * key-value store of registers (checked key by key). Prints the verdict and
  * exits 0 (linearizable), 1 (not linearizable) or 2 (unknown: the time budget
- * ran out). A file that cannot be read or parsed also exits 2, with an error
- * line that names the file and line.
+ * ran out). A file that cannot be read, that does not parse or that has no
+ * operation also exits 2, with an error line that names the file and line.
  */
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 
 import type { Command } from 'commander';
 
 import { TnicError } from '../../sim/errors.ts';
-import { checkJepsenLog, DEFAULT_TIME_BUDGET_MS, type Verdict } from '../../verify/linearizability.ts';
+import {
+  checkOperations,
+  DEFAULT_TIME_BUDGET_MS,
+  HistoryFormatError,
+  parseJepsenLog,
+  type HistoryOperation,
+  type Verdict,
+} from '../../verify/linearizability.ts';
 import { parseIntOption } from '../options.ts';
 
 const EXIT_CODES: Record<Verdict, number> = { linearizable: 0, 'not-linearizable': 1, unknown: 2 };
@@ -42,9 +49,25 @@ export function registerLincheck(program: Command): void {
     )
     .option('--keys', 'print the verdict of every key of a key-value history', false)
     .action((file: string, opts: LincheckOptions) => {
+      if (existsSync(file) && statSync(file).isDirectory()) {
+        throw new TnicError('invalid-input', `${file} is a folder; give a history file`);
+      }
       const text = readFileSync(file, 'utf8');
       const started = performance.now();
-      const result = checkJepsenLog(text, { timeBudgetMs: opts.timeBudget, initial: opts.initial ?? null }, file);
+      let operations: HistoryOperation[];
+      try {
+        operations = parseJepsenLog(text, file);
+      } catch (error) {
+        if (!(error instanceof HistoryFormatError)) throw error;
+        throw new TnicError('invalid-input', `${error.message}; fix the history or give another file`);
+      }
+      if (operations.length === 0) {
+        throw new TnicError(
+          'invalid-input',
+          `${file} has no Jepsen operation lines ("INFO jepsen.util - P :invoke :f value"); give a history file`,
+        );
+      }
+      const result = checkOperations(operations, { timeBudgetMs: opts.timeBudget, initial: opts.initial ?? null });
       const ms = Math.round(performance.now() - started);
       if (opts.keys) {
         for (const [key, verdict] of result.keys) console.log(`key ${key === '' ? '(register)' : key}: ${verdict}`);
