@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
+import { InputError } from '../api/errors.ts';
 import type { Backend } from '../api/tnic_api.ts';
 import { SimNetwork } from '../stack/sim_network.ts';
 import { BftCluster } from '../systems/bft/bft_cluster.ts';
@@ -33,6 +34,13 @@ describe('bft fault scenarios', () => {
     }
   });
 
+  it('rejects a workload too small for its fault', async () => {
+    const small = findScenario(bftScenarios({ processes: 1, operationsPerProcess: 1 }), 'crashed-leader', 'bft');
+    const error = await small.run(context(SEED)).catch((e: unknown) => e);
+    expect(error, 'a bad-input error, before anything runs').toBeInstanceOf(InputError);
+    expect((error as Error).message).toMatch(/needs 2 to 12 client processes, not 1/);
+  });
+
   it.each([1, 16] as BatchSize[])('equivocation with batch %i', async (batchSize) => {
     const scenario = findScenario(bftScenarios({ batchSize, processes: 16, operationsPerProcess: 3 }), 'equivocating-leader', 'bft');
     const result = await scenario.run(context(SEED));
@@ -40,7 +48,7 @@ describe('bft fault scenarios', () => {
   });
 
   it('partition and heal with batch 1', async () => {
-    const scenario = findScenario(bftScenarios({ batchSize: 1, processes: 4, operationsPerProcess: 6 }), 'partition-and-heal', 'bft');
+    const scenario = findScenario(bftScenarios({ batchSize: 1, processes: 4, operationsPerProcess: 8 }), 'partition-and-heal', 'bft');
     const result = await scenario.run(context(SEED));
     for (const c of result.checks) expect(c.passed, `${c.name} (${c.observed})`).toBe(true);
   });

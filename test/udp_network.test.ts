@@ -142,7 +142,7 @@ function context(net: UdpNetwork | SimNetwork, seed: number): ScenarioContext {
 describe('systems over UDP', () => {
   const seed = testSeed('systems over udp');
 
-  it.each(['forged-message', 'crashed-follower', 'equivocating-leader'])('bft %s', async (name) => {
+  it.each(['forged-message', 'crashed-follower', 'crashed-leader', 'equivocating-leader'])('bft %s', async (name) => {
     const result = await findScenario(bftScenarios(), name, 'bft').run(context(network(seed), seed));
     for (const c of result.checks) expect(c.passed, `seed ${seed}: ${c.name} (${c.observed})`).toBe(true);
     expect(result.completed).toBe(result.operations);

@@ -132,6 +132,11 @@ export interface BftReplicaOptions {
  */
 export const MAX_VIEW_CHANGE_ATTEMPTS = 3;
 
+/** Bytes of a new-view message's JSON, below the kernel's 65,535-byte message limit with room for its fields. */
+const MAX_NEW_VIEW_BYTES = 64_000;
+/** Bytes of a view change besides its log: JSON fields, the attested header and tag, and base64 of those. */
+const VIEW_CHANGE_FRAME_BYTES = 400;
+
 /** Process id of the request that an equivocating leader adds for its victim. */
 export const EQUIVOCATION_PROCESS = 1_000_000;
 
@@ -492,7 +497,7 @@ export class BftReplica {
       entry.cancel = undefined;
     }
 
-    const log = [...this.#log.entries()].sort(([a], [b]) => a - b).map(([, bytes]) => toBase64(bytes));
+    const log = this.#viewChangeLog();
     const viewChange: ViewChange = { t: 'view-change', view: target, replica: this.options.index, log };
     const bytes = await this.options.tnic.localSend(this.identity.session, encodeJson(viewChange));
     for (const channel of this.#peerChannels.values()) trySend(channel, bytes);
@@ -505,6 +510,26 @@ export class BftReplica {
       this.#serial.run(() => this.#startViewChange(target + 1)),
     );
     await this.#sendNewViewIfReady(target);
+  }
+
+  /**
+   * The newest applied proposals, base64, oldest first, that fit the log
+   * budget: a new-view message carries f+1 view changes inside one
+   * attested message, and base64 grows each level by a third.
+   * NOTE: a replica that lags further than the budget reaches cannot catch
+   * up through a view change; it needs a state transfer of its own.
+   */
+  #viewChangeLog(): string[] {
+    const budget = Math.floor(MAX_NEW_VIEW_BYTES / (this.#f + 1) / (4 / 3)) - VIEW_CHANGE_FRAME_BYTES;
+    const entries: string[] = [];
+    let bytes = 0;
+    for (const [, proposal] of [...this.#log.entries()].sort(([a], [b]) => b - a)) {
+      const entry = toBase64(proposal);
+      if (bytes + entry.length + 3 > budget) break;
+      bytes += entry.length + 3; // quotes and comma in the JSON list
+      entries.push(entry);
+    }
+    return entries.reverse();
   }
 
   #recordViewChange(view: number, checked: CheckedViewChange): void {

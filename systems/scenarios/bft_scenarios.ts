@@ -6,16 +6,26 @@
  */
 
 import type { Connection, RejectReason } from '../../api/connection.ts';
-import { decodeSignedReply, encodeAttested, encodeSignedReply } from '../../api/tnic_api.ts';
+import { decodeAttested, decodeSignedReply, encodeAttested, encodeSignedReply } from '../../api/tnic_api.ts';
 import { BftCluster, CLIENT_DEVICE, CLIENT_NAME } from '../bft/bft_cluster.ts';
 import { FORBIDDEN_VALUE, runByzantineClient, type ByzantineClientReport } from '../bft/byzantine_client.ts';
 import type { BatchSize, BftBehavior, BftReplica } from '../bft/replica.ts';
 import type { DetectionKind } from '../replication/detection.ts';
-import type { HostHook } from '../replication/network.ts';
+import type { HostHook, HostMessage } from '../replication/network.ts';
 import { falsifyOutput, isOutput, requestKey } from '../replication/request.ts';
 import { SeededRandom } from '../replication/prng.ts';
 import { decodeJson, encodeJson, isRecord } from '../replication/wire.ts';
-import { check, type Scenario, type ScenarioCheck, type ScenarioContext, type ScenarioResult } from './scenario.ts';
+import {
+  ANY_WORKLOAD,
+  check,
+  checkWorkload,
+  FAULT_WORKLOAD,
+  type Scenario,
+  type ScenarioCheck,
+  type ScenarioContext,
+  type ScenarioResult,
+  type WorkloadRange,
+} from './scenario.ts';
 import { delayEvery, forgeBefore, replayFirst } from './host_attacks.ts';
 
 export interface BftScenarioOptions {
@@ -73,10 +83,12 @@ async function runBft(
   });
   try {
     setup.prepare?.(context, new SeededRandom(seed ^ 0x5eed));
+    // Timeline steps count from the client's start: on UDP, opening the devices already took wall-clock time.
+    const startedAt = network.now;
     await cluster.client.start();
     await setup.start?.(context, cluster, new SeededRandom(seed ^ 0xc11e));
     for (const step of setup.timeline ?? []) {
-      await network.run({ untilMs: step.atMs, maxEvents: MAX_EVENTS });
+      await network.run({ untilMs: startedAt + step.atMs, maxEvents: MAX_EVENTS });
       step.action(context, cluster);
     }
     await network.run({ maxEvents: MAX_EVENTS });
@@ -131,15 +143,20 @@ function allCompleted(cluster: BftCluster, total: number): ScenarioCheck {
   return check('every operation completed', completed === total, `${completed} of ${total} completed`);
 }
 
+/** Define a scenario; a workload outside `workload` is rejected as bad input before it runs. */
 function scenario(
   name: string,
   expected: string,
   setup: (options: BftScenarioOptions) => BftSetup,
+  workload: WorkloadRange = FAULT_WORKLOAD,
 ): (options?: BftScenarioOptions) => Scenario {
   return (options = {}) => ({
     name,
     expected,
-    run: (context) => runBft(name, expected, setup(options), context, options),
+    run: async (context) => {
+      checkWorkload('bft', name, workload, options.processes ?? 4, options.operationsPerProcess ?? 8);
+      return runBft(name, expected, setup(options), context, options);
+    },
   });
 }
 
@@ -154,7 +171,7 @@ const baseline = scenario('baseline', 'no fault: every operation completes with 
       `${cluster.replicas.reduce((n, r) => n + r.detections.length, 0)} detections`,
     ),
   ],
-}));
+}), ANY_WORKLOAD);
 
 const forged = scenario(
   'forged-message',
@@ -177,6 +194,7 @@ const forged = scenario(
       ];
     },
   }),
+  ANY_WORKLOAD,
 );
 
 const replayed = scenario(
@@ -256,9 +274,37 @@ const crashed = scenario(
   }),
 );
 
-/** r0 loses its link to r2 first, then every link, so r2 misses batches that r1 applied. */
-const LEADER_CUT_AT_MS = 20;
-const LEADER_CRASH_AT_MS = 40;
+/** r0's proposals after this seq do not reach r2, so r2 misses batches that r1 applied. */
+const LEADER_CUT_AFTER_SEQ = 2;
+/** r0 falls silent, sending nothing at all, when it proposes the seq after this one. */
+const LEADER_CRASH_AFTER_SEQ = 4;
+
+/** Seq of the proposal in a message that r0's host sends, if it is one. */
+function proposalSeq(message: HostMessage): number | undefined {
+  try {
+    const attested = message.to === CLIENT_NAME ? decodeSignedReply(message.bytes).message : decodeAttested(message.bytes);
+    const payload = decodeJson(attested.msg);
+    return isRecord(payload) && payload.t === 'propose' && typeof payload.seq === 'number' ? payload.seq : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A leader host that stops forwarding to r2 after LEADER_CUT_AFTER_SEQ and
+ * falls silent at the proposal after LEADER_CRASH_AFTER_SEQ: a crash timed by
+ * the leader's progress, so it lands mid-run on any transport and workload.
+ */
+function crashingLeader(): HostHook {
+  let crashed = false;
+  return (message) => {
+    const seq = proposalSeq(message);
+    if (seq !== undefined && seq > LEADER_CRASH_AFTER_SEQ) crashed = true;
+    if (crashed) return [];
+    if (seq !== undefined && seq > LEADER_CUT_AFTER_SEQ && message.to === 'r2') return [];
+    return [message.bytes];
+  };
+}
 
 const crashedLeader = scenario(
   'crashed-leader',
@@ -266,13 +312,9 @@ const crashedLeader = scenario(
     'to every replica, r1 and r2 find the leader silent and move to view 1 under r1, r2 gets the ' +
     'missing batches from the new-view log, and every operation completes',
   (o) => ({
-    timeline: [
-      { atMs: LEADER_CUT_AT_MS, action: (context) => context.network.partition(['r0'], ['r2']) },
-      {
-        atMs: LEADER_CRASH_AT_MS,
-        action: (context) => context.network.partition(['r0'], ['r1', 'r2', 'client']),
-      },
-    ],
+    prepare: (context) => {
+      context.network.node('r0').byzantine = crashingLeader();
+    },
     checks: (cluster) => {
       const [r0, r1, r2] = [cluster.replica('r0'), cluster.replica('r1'), cluster.replica('r2')];
       const silent = [r1, r2].filter((r) => detected(r, 'r0', 'silent') > 0).map((r) => r.identity.name);
@@ -470,6 +512,8 @@ const byzantineClient = scenario(
 );
 
 const EQUIVOCATION_SEQ = 2;
+/** The equivocation comes at the second batch, so any number of processes works once there are three batches. */
+const EQUIVOCATION_WORKLOAD: WorkloadRange = { minProcesses: 1, maxProcesses: Infinity, minOperations: 3 };
 
 const equivocating = scenario(
   'equivocating-leader',
@@ -503,6 +547,7 @@ const equivocating = scenario(
       ];
     },
   }),
+  EQUIVOCATION_WORKLOAD,
 );
 
 /** Build every BFT scenario, in a fixed order. */

@@ -15,7 +15,17 @@ import type { HostHook } from '../replication/network.ts';
 import { SeededRandom } from '../replication/prng.ts';
 import { forgeRepliesBefore } from './bft_scenarios.ts';
 import { forgeBefore, replayFirst } from './host_attacks.ts';
-import { check, type Scenario, type ScenarioCheck, type ScenarioContext, type ScenarioResult } from './scenario.ts';
+import {
+  ANY_WORKLOAD,
+  check,
+  checkWorkload,
+  FAULT_WORKLOAD,
+  type Scenario,
+  type ScenarioCheck,
+  type ScenarioContext,
+  type ScenarioResult,
+  type WorkloadRange,
+} from './scenario.ts';
 
 export interface CrScenarioOptions {
   processes?: number;
@@ -84,7 +94,13 @@ function removedOnce(cluster: CrCluster, suspect: string, kind: AccusationKind):
   return check(`service removes ${suspect} (${kind})`, removed.length === 1 && removed[0]!.kind === kind, observed);
 }
 
-function scenario(name: string, expected: string, setup: CrSetup): (options?: CrScenarioOptions) => Scenario {
+/** Define a scenario; a workload outside `workload` is rejected as bad input before it runs. */
+function scenario(
+  name: string,
+  expected: string,
+  setup: CrSetup,
+  workload: WorkloadRange = FAULT_WORKLOAD,
+): (options?: CrScenarioOptions) => Scenario {
   return (options = {}) => ({
     name,
     expected,
@@ -92,6 +108,7 @@ function scenario(name: string, expected: string, setup: CrSetup): (options?: Cr
       const { network, seed } = context;
       const processes = options.processes ?? 4;
       const operationsPerProcess = options.operationsPerProcess ?? 8;
+      checkWorkload('cr', name, workload, processes, operationsPerProcess);
       const total = processes * operationsPerProcess;
       context.log(`cr ${name}: seed ${seed}, ${processes} processes x ${operationsPerProcess} operations`);
 
@@ -142,7 +159,7 @@ const baseline = scenario('baseline', 'no fault: every operation completes with 
     ),
     chainIs(cluster, 1, ['n0', 'n1', 'n2']),
   ],
-});
+}, ANY_WORKLOAD);
 
 const forged = scenario(
   'forged-message',

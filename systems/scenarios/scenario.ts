@@ -4,7 +4,7 @@
  * every check passes; the client's history is always among the checks.
  */
 
-import { TnicError } from '../../api/errors.ts';
+import { InputError, TnicError } from '../../api/errors.ts';
 import type { Backend } from '../../api/tnic_api.ts';
 import type { SimulatedNetwork } from '../replication/network.ts';
 
@@ -48,6 +48,46 @@ export interface Scenario {
   /** The expected outcome, e.g. "prevented: the forgery is rejected and every operation completes". */
   expected: string;
   run(context: ScenarioContext): Promise<ScenarioResult>;
+}
+
+/**
+ * The client workloads a fault scenario is checked with. A fault lands at a
+ * set time or batch; a smaller workload, or a much wider one that finishes
+ * sooner, can end before it, and its checks then fail for that reason alone.
+ */
+export interface WorkloadRange {
+  minProcesses: number;
+  maxProcesses: number;
+  minOperations: number;
+}
+
+/** Any workload: for scenarios without a timed fault. */
+export const ANY_WORKLOAD: WorkloadRange = { minProcesses: 1, maxProcesses: Infinity, minOperations: 1 };
+
+/** The range every fault scenario meets its outcome in, on seeds swept with the simulated network. */
+export const FAULT_WORKLOAD: WorkloadRange = { minProcesses: 2, maxProcesses: 12, minOperations: 8 };
+
+/** Reject a workload outside `range` as bad input, naming the scenario, the value and the fix. */
+export function checkWorkload(
+  system: string,
+  scenario: string,
+  range: WorkloadRange,
+  processes: number,
+  operations: number,
+): void {
+  const fix = 'so that its fault lands while operations run';
+  if (processes < range.minProcesses || processes > range.maxProcesses) {
+    throw new InputError(
+      `${system} scenario ${scenario} needs ${range.minProcesses} to ${range.maxProcesses} client processes, ` +
+        `not ${processes}, ${fix}; set --processes in that range`,
+    );
+  }
+  if (operations < range.minOperations) {
+    throw new InputError(
+      `${system} scenario ${scenario} needs at least ${range.minOperations} operations per process, ` +
+        `not ${operations}, ${fix}; raise --operations`,
+    );
+  }
 }
 
 export function check(name: string, passed: boolean, observed: string): ScenarioCheck {
