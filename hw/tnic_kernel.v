@@ -7,13 +7,14 @@
 //   alpha  = HMAC-SHA256(key[session], header || msg).
 //
 // Commands are accepted on cmd_valid && cmd_ready; the cmd_len bytes of each
-// follow on the input stream as ceil(cmd_len / 4) big-endian 32-bit words
-// (bytes past cmd_len are ignored). Every command consumes its declared
+// follow on the input stream as ceil(cmd_len / (DATA_W / 8)) big-endian
+// beats of DATA_W bits, the first byte in in_data[DATA_W-1:DATA_W-8] (bytes
+// past cmd_len are ignored). Every command consumes its declared
 // bytes, also when it is rejected, so the stream stays aligned. Results come
 // out in command order, one per command, each held until res_ready.
 //
 // ATTEST, VERIFY and CHECK run on N_ENGINES MAC engines at once: the front
-// end hands each message to a free engine and streams its words into the
+// end hands each message to a free engine and streams its beats into the
 // engine's buffer, then takes the next command. ATTEST reserves its counter
 // at dispatch; VERIFY compares its counter with recv_cnt when it retires, in
 // order, so the outcome equals that of running the commands one by one.
@@ -29,7 +30,8 @@ module tnic_kernel #(
     parameter integer N_SESSIONS = 16,  // keystore and counter slots
     parameter integer N_ENGINES  = 12,  // MAC engines working on different messages
     parameter integer LEN_W      = 16,  // width of cmd_len: messages up to 2^LEN_W - 1 bytes
-    parameter integer BUF_AW     = 11   // per-engine message buffer of 2^BUF_AW words
+    parameter integer BUF_AW     = 11,  // per-engine message buffer of 2^BUF_AW 32-bit words
+    parameter integer DATA_W     = 32   // input stream width in bits: 32, 64 or 128
 ) (
     input  wire             clk,
     input  wire             rst_n,
@@ -45,9 +47,9 @@ module tnic_kernel #(
     input  wire [255:0]     cmd_tag,        // VERIFY/CHECK: alpha to check
 
     // input stream: message or key bytes
-    input  wire             in_valid,
-    output wire             in_ready,
-    input  wire [31:0]      in_data,
+    input  wire              in_valid,
+    output wire              in_ready,
+    input  wire [DATA_W-1:0] in_data,
 
     // result channel
     output wire             res_valid,
@@ -102,13 +104,23 @@ module tnic_kernel #(
             tnic_kernel_error_BUF_AW_must_be_4_to_LEN_W_minus_2 u_error ();
 `endif
         end
+        if (DATA_W != 32 && DATA_W != 64 && DATA_W != 128) begin : g_bad_data_w
+`ifdef VERILATOR
+            $error("tnic_kernel: DATA_W must be 32, 64 or 128 (input stream width in bits)");
+`else
+            tnic_kernel_error_DATA_W_must_be_32_64_or_128 u_error ();
+`endif
+        end
     endgenerate
 
     localparam integer SESS_W = (N_SESSIONS > 1) ? $clog2(N_SESSIONS) : 1;
     localparam integer ENG_W  = (N_ENGINES > 1) ? $clog2(N_ENGINES) : 1;
+    // Bytes per beat of the input stream: 2^BEAT_SHIFT.
+    localparam integer BEAT_SHIFT = (DATA_W == 128) ? 4 : (DATA_W == 64) ? 3 : 2;
+    localparam [LEN_W-1:0] BEAT_MASK = (1 << BEAT_SHIFT) - 1;
 
     localparam [2:0] FE_IDLE   = 3'd0;
-    localparam [2:0] FE_DATA   = 3'd1;  // stream message words into engine fe_engine_reg
+    localparam [2:0] FE_DATA   = 3'd1;  // stream message beats into engine fe_engine_reg
     localparam [2:0] FE_SERIAL = 3'd2;  // LOAD_KEY/SET_ID/LOCK: wait for earlier results
     localparam [2:0] FE_KEY    = 3'd3;  // stream a key into the key unit, wait for it
     localparam [2:0] FE_DRAIN  = 3'd4;  // consume the input of SET_ID, LOCK or a rejection
@@ -137,7 +149,7 @@ module tnic_kernel #(
     //----------------------------------------------------------------
     reg [2:0]        fe_state_reg;
     reg [ENG_W-1:0]  fe_engine_reg;
-    reg [LEN_W-1:0]  fe_words_left_reg;
+    reg [LEN_W-1:0]  fe_words_left_reg;    // input beats still to come
     reg [2:0]        ser_op_reg;
     reg [31:0]       ser_session_reg;
     reg [LEN_W-1:0]  ser_len_reg;
@@ -145,6 +157,8 @@ module tnic_kernel #(
     reg [2:0]        ser_status_reg;
 
     // What each engine is working on, written at dispatch, read at retire.
+    // No reset, so they map to LUT RAM: a slot is read only while its
+    // engine is busy, and it is written when the engine starts.
     reg [2:0]        slot_op_mem      [0:N_ENGINES-1];
     reg [SESS_W-1:0] slot_sess_mem    [0:N_ENGINES-1];
     reg [2:0]        slot_status_mem  [0:N_ENGINES-1];  // ST_OK, or why it was bypassed
@@ -180,7 +194,7 @@ module tnic_kernel #(
     genvar g;
     generate
         for (g = 0; g < N_ENGINES; g = g + 1) begin : g_engine
-            tnic_engine #(.LEN_W(LEN_W), .BUF_AW(BUF_AW)) u_engine (
+            tnic_engine #(.LEN_W(LEN_W), .BUF_AW(BUF_AW), .DATA_W(DATA_W)) u_engine (
                 .clk            (clk),
                 .rst_n          (rst_n),
                 .start          (eng_start[g]),
@@ -226,7 +240,7 @@ module tnic_kernel #(
     wire [63:0]      send_cnt_cmd = send_cnt_mem[cmd_sess];
     wire             cmd_attest  = (cmd_op == OP_ATTEST);
     wire             cmd_overflow = cmd_attest && (send_cnt_cmd == CNT_MAX);
-    wire [LEN_W-1:0] cmd_words   = (cmd_len >> 2) + {{(LEN_W-1){1'b0}}, (cmd_len[1:0] != 2'd0)};
+    wire [LEN_W-1:0] cmd_beats   = (cmd_len >> BEAT_SHIFT) + {{(LEN_W-1){1'b0}}, ((cmd_len & BEAT_MASK) != 0)};
     wire [2:0]       cmd_status  = !cmd_has_key ? ST_UNKNOWN_SESSION :
                                    cmd_overflow  ? ST_OVERFLOW : ST_OK;
     wire [63:0]      hdr_counter = cmd_attest ? send_cnt_cmd : cmd_counter;
@@ -292,7 +306,7 @@ module tnic_kernel #(
     wire [255:0] ku_ostate;
     wire [3:0]   ku_obs;
 
-    tnic_key_unit #(.LEN_W(LEN_W)) u_key_unit (
+    tnic_key_unit #(.LEN_W(LEN_W), .DATA_W(DATA_W)) u_key_unit (
         .clk       (clk),
         .rst_n     (rst_n),
         .start     (ku_start),
@@ -320,18 +334,33 @@ module tnic_kernel #(
     wire push    = dispatch;
     wire pop     = retire;
 
-    integer s;
+    // recv_cnt_mem has a single write port, so it maps to LUT RAM: LOAD_KEY
+    // zeroes a session's counter, and an accepted VERIFY advances it when it
+    // retires. The two never meet, because LOAD_KEY runs only while no
+    // command is in flight.
+    reg              recv_we;
+    reg [SESS_W-1:0] recv_waddr;
+    reg [63:0]       recv_wdata;
+    always @(*) begin
+        recv_we    = 1'b0;
+        recv_waddr = r_sess;
+        recv_wdata = r_recv + 64'd1;
+        if (fe_state_reg == FE_KEY && ku_done) begin
+            recv_we    = 1'b1;
+            recv_waddr = ser_sess;
+            recv_wdata = 64'd0;
+        end else if (retire) begin
+            if (r_op == OP_VERIFY && r_status == ST_OK) recv_we = 1'b1;
+        end
+    end
+
+    always @(posedge clk) begin
+        if (recv_we) recv_cnt_mem[recv_waddr] <= recv_wdata;
+    end
+
     always @(posedge clk) begin
         if (!rst_n) begin
             key_valid_reg <= {N_SESSIONS{1'b0}};
-            for (s = 0; s < N_ENGINES; s = s + 1) begin
-                slot_op_mem[s]      <= OP_ATTEST;
-                slot_sess_mem[s]    <= {SESS_W{1'b0}};
-                slot_status_mem[s]  <= ST_OK;
-                slot_counter_mem[s] <= 64'd0;
-                slot_tag_mem[s]     <= 256'd0;
-                ord_mem[s]          <= {ENG_W{1'b0}};
-            end
             device_id_reg     <= 32'd0;
             locked_reg        <= 1'b0;
             fe_state_reg      <= FE_IDLE;
@@ -367,14 +396,13 @@ module tnic_kernel #(
                 res_status_reg  <= r_status;
                 res_tag_reg     <= (r_op == OP_ATTEST && r_status == ST_OK) ? eng_tag[head] : 256'd0;
                 res_counter_reg <= r_res_counter;
-                if (r_op == OP_VERIFY && r_status == ST_OK) recv_cnt_mem[r_sess] <= r_recv + 64'd1;
             end else if (res_valid_reg && res_ready) begin
                 res_valid_reg <= 1'b0;
             end
 
             case (fe_state_reg)
                 FE_IDLE: if (cmd_fire) begin
-                    fe_words_left_reg <= cmd_words;
+                    fe_words_left_reg <= cmd_beats;
                     if (cmd_is_mac) begin
                         slot_op_mem[free_idx]      <= cmd_op;
                         slot_sess_mem[free_idx]    <= cmd_sess;
@@ -384,7 +412,7 @@ module tnic_kernel #(
                         if (cmd_attest && cmd_status == ST_OK)
                             send_cnt_mem[cmd_sess] <= send_cnt_cmd + 64'd1;
                         fe_engine_reg <= free_idx;
-                        fe_state_reg  <= (cmd_words != 0) ? FE_DATA : FE_IDLE;
+                        fe_state_reg  <= (cmd_beats != 0) ? FE_DATA : FE_IDLE;
                     end else begin
                         ser_op_reg      <= cmd_op;
                         ser_session_reg <= cmd_session;
@@ -427,7 +455,6 @@ module tnic_kernel #(
                         istate_mem[ser_sess]    <= ku_istate;
                         ostate_mem[ser_sess]    <= ku_ostate;
                         send_cnt_mem[ser_sess]  <= 64'd0;
-                        recv_cnt_mem[ser_sess]  <= 64'd0;
                         key_valid_reg[ser_sess] <= 1'b1;
                         res_valid_reg           <= 1'b1;
                         res_status_reg          <= ST_OK;

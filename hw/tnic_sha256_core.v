@@ -1,12 +1,14 @@
 // SHA-256 compression core: one round per clock, 64 rounds per 512-bit block.
 //
-// A block starts when `start` is high while the core is idle or done: the
-// core loads `state_in` as the chaining value and the working variables.
-// During rounds 0..15 it takes message word W[t] from w_data (big-endian,
-// first word first) and stalls while w_valid is low; rounds 16..63 expand
-// the schedule from a 16-word window. After round 63 the core is done for
-// one cycle, and `digest` holds state_in + working variables until the next
-// start.
+// A block starts when `start` is high while the core is idle or done. The
+// core loads its working variables and chaining value from the source that
+// start_src selects: state_a, state_b, or its own digest (SRC_CHAIN, the
+// next block of the same message). During rounds 0..15 it takes message
+// word W[t] from w_data (big-endian, first word first) and stalls while
+// w_valid is low; rounds 16..63 expand the schedule from a 16-word window.
+// Rounds 60..63 add the working variables into the chaining value, two
+// words per round. After round 63 the core is done for one cycle, and
+// `digest` holds the result until the next start.
 //
 // Timing: start edge + 64 round edges = 65 cycles per block without stalls.
 
@@ -18,7 +20,9 @@ module tnic_sha256_core (
 
     // control
     input  wire         start,
-    input  wire [255:0] state_in,       // H0 in [255:224] ... H7 in [31:0]
+    input  wire [1:0]   start_src,      // SRC_A, SRC_B or SRC_CHAIN below
+    input  wire [255:0] state_a,        // H0 in [255:224] ... H7 in [31:0]
+    input  wire [255:0] state_b,
 
     // message words for rounds 0..15
     input  wire         w_valid,
@@ -31,6 +35,10 @@ module tnic_sha256_core (
     output wire         digest_valid,   // high for the one cycle after round 63
     output wire [255:0] digest
 );
+
+    localparam [1:0] SRC_A     = 2'd0;
+    localparam [1:0] SRC_B     = 2'd1;
+    localparam [1:0] SRC_CHAIN = 2'd2;
 
     localparam [1:0] CORE_IDLE  = 2'd0;
     localparam [1:0] CORE_ROUND = 2'd1;
@@ -87,7 +95,8 @@ module tnic_sha256_core (
     endfunction
 
     //----------------------------------------------------------------
-    // Message schedule: W[t] from the input for t < 16, else expanded.
+    // Message schedule: W[t] from the input for t < 16, else
+    // sigma1(W[t-2]) + W[t-7] + sigma0(W[t-15]) + W[t-16].
     //----------------------------------------------------------------
     wire [31:0] w_t16 = w_window_reg[511:480];
     wire [31:0] w_t15 = w_window_reg[479:448];
@@ -95,31 +104,63 @@ module tnic_sha256_core (
     wire [31:0] w_t2  = w_window_reg[63:32];
     wire [31:0] sigma0 = rotr(w_t15, 7) ^ rotr(w_t15, 18) ^ (w_t15 >> 3);
     wire [31:0] sigma1 = rotr(w_t2, 17) ^ rotr(w_t2, 19) ^ (w_t2 >> 10);
+    wire [31:0] w_sum1, w_sum2, w_expanded;
+    tnic_adder u_w_sum1 (.a(sigma1), .b(w_t7),  .sum(w_sum1));
+    tnic_adder u_w_sum2 (.a(sigma0), .b(w_t16), .sum(w_sum2));
+    tnic_adder u_w_exp  (.a(w_sum1), .b(w_sum2), .sum(w_expanded));
     wire        from_input = (t_reg < 6'd16);
-    wire [31:0] w_cur = from_input ? w_data : (sigma1 + w_t7 + sigma0 + w_t16);
+    wire [31:0] w_cur = from_input ? w_data : w_expanded;
 
     //----------------------------------------------------------------
-    // Round function.
+    // Round function: T1 = h + Sigma1(e) + Ch(e,f,g) + K[t] + W[t],
+    // T2 = Sigma0(a) + Maj(a,b,c), a' = T1 + T2, e' = d + T1.
     //----------------------------------------------------------------
     wire [31:0] big_sigma1 = rotr(e_reg, 6) ^ rotr(e_reg, 11) ^ rotr(e_reg, 25);
     wire [31:0] big_sigma0 = rotr(a_reg, 2) ^ rotr(a_reg, 13) ^ rotr(a_reg, 22);
     wire [31:0] ch  = (e_reg & f_reg) ^ (~e_reg & g_reg);
     wire [31:0] maj = (a_reg & b_reg) ^ (a_reg & c_reg) ^ (b_reg & c_reg);
-    wire [31:0] t1  = hh_reg + big_sigma1 + ch + sha256_k(t_reg) + w_cur;
-    wire [31:0] t2  = big_sigma0 + maj;
-    wire [31:0] a_next = t1 + t2;
-    wire [31:0] e_next = d_reg + t1;
+    wire [31:0] hk, hkw, s1ch, t1, t2, a_next, e_next;
+    tnic_adder u_hk     (.a(hh_reg),     .b(sha256_k(t_reg)), .sum(hk));
+    tnic_adder u_hkw    (.a(hk),         .b(w_cur),           .sum(hkw));
+    tnic_adder u_s1ch   (.a(big_sigma1), .b(ch),              .sum(s1ch));
+    tnic_adder u_t1     (.a(hkw),        .b(s1ch),            .sum(t1));
+    tnic_adder u_t2     (.a(big_sigma0), .b(maj),             .sum(t2));
+    tnic_adder u_a_next (.a(t1),         .b(t2),              .sum(a_next));
+    tnic_adder u_e_next (.a(d_reg),      .b(t1),              .sum(e_next));
 
-    wire in_round = (core_state_reg == CORE_ROUND);
-    wire round_en = in_round && (!from_input || w_valid);
+    //----------------------------------------------------------------
+    // Feed-forward: H[i] += working variable i, two words per round over
+    // rounds 60..63. The new a of round 60 ends as d after round 63, so
+    // round 60 adds it to H3, round 61 to H2, and so on. h_reg holds each
+    // half as a shift register: the sum enters the first word of the half
+    // while its other words move down one, so after round 63 each half is
+    // back in order.
+    //----------------------------------------------------------------
+    wire        ff_round = (t_reg[5:2] == 4'hf);
+    wire [31:0] ff_sum_a, ff_sum_e;
+    tnic_adder u_ff_a (.a(h_reg[159:128]), .b(a_next), .sum(ff_sum_a));
+    tnic_adder u_ff_e (.a(h_reg[31:0]),    .b(e_next), .sum(ff_sum_e));
+
+    wire in_round  = (core_state_reg == CORE_ROUND);
+    wire round_en  = in_round && (!from_input || w_valid);
     wire can_start = (core_state_reg == CORE_IDLE) || (core_state_reg == CORE_DONE);
 
-    // The digest after round 63: chaining value plus the final working variables.
-    wire [255:0] h_final = {
-        h_reg[255:224] + a_next, h_reg[223:192] + a_reg,  h_reg[191:160] + b_reg,
-        h_reg[159:128] + c_reg,  h_reg[127:96]  + e_next, h_reg[95:64]   + e_reg,
-        h_reg[63:32]   + f_reg,  h_reg[31:0]    + g_reg
-    };
+    wire load = start && can_start;
+
+    // Each register bit picks one of four values, which fits one 6-input LUT:
+    // the three load sources, or its value for the next round. `keep` makes
+    // the select a net of its own in Yosys's ABC mapping; without it, ABC
+    // folds the select logic into each bit and needs two LUTs for most bits.
+    // The case on sel sits in the clocked block below, so an event-driven
+    // simulator such as Icarus evaluates it at clock edges only.
+    localparam [1:0] SEL_NEXT = 2'd3;
+    (* keep *) wire [1:0] sel;
+    assign sel = load ? start_src : SEL_NEXT;
+
+    // Working variables: a and e take the round sums, the others shift.
+    wire [255:0] vars_next = {a_next, a_reg, b_reg, c_reg, e_next, e_reg, f_reg, g_reg};
+    // Chaining value: the sums enter H0 and H4, the other words shift down.
+    wire [255:0] h_next = {ff_sum_a, h_reg[255:160], ff_sum_e, h_reg[127:32]};
 
     always @(posedge clk) begin
         if (!rst_n) begin
@@ -128,22 +169,34 @@ module tnic_sha256_core (
             h_reg          <= 256'd0;
             {a_reg, b_reg, c_reg, d_reg, e_reg, f_reg, g_reg, hh_reg} <= 256'd0;
             w_window_reg   <= 512'd0;
-        end else if (start && can_start) begin
-            core_state_reg <= CORE_ROUND;
-            t_reg          <= 6'd0;
-            h_reg          <= state_in;
-            {a_reg, b_reg, c_reg, d_reg, e_reg, f_reg, g_reg, hh_reg} <= state_in;
-        end else if (round_en) begin
-            {a_reg, b_reg, c_reg, d_reg} <= {a_next, a_reg, b_reg, c_reg};
-            {e_reg, f_reg, g_reg, hh_reg} <= {e_next, e_reg, f_reg, g_reg};
-            w_window_reg <= {w_window_reg[479:0], w_cur};
-            t_reg        <= t_reg + 6'd1;
-            if (t_reg == 6'd63) begin
-                core_state_reg <= CORE_DONE;
-                h_reg          <= h_final;
+        end else begin
+            if (load || round_en) begin
+                case (sel)
+                    SRC_A:     {a_reg, b_reg, c_reg, d_reg, e_reg, f_reg, g_reg, hh_reg} <= state_a;
+                    SRC_B:     {a_reg, b_reg, c_reg, d_reg, e_reg, f_reg, g_reg, hh_reg} <= state_b;
+                    SRC_CHAIN: {a_reg, b_reg, c_reg, d_reg, e_reg, f_reg, g_reg, hh_reg} <= h_reg;
+                    default:   {a_reg, b_reg, c_reg, d_reg, e_reg, f_reg, g_reg, hh_reg} <= vars_next;
+                endcase
             end
-        end else if (core_state_reg == CORE_DONE) begin
-            core_state_reg <= CORE_IDLE;
+            if (load || (round_en && ff_round)) begin
+                case (sel)
+                    SRC_A:     h_reg <= state_a;
+                    SRC_B:     h_reg <= state_b;
+                    SRC_CHAIN: h_reg <= h_reg;
+                    default:   h_reg <= h_next;
+                endcase
+            end
+
+            if (load) begin
+                core_state_reg <= CORE_ROUND;
+                t_reg          <= 6'd0;
+            end else if (round_en) begin
+                w_window_reg <= {w_window_reg[479:0], w_cur};
+                t_reg        <= t_reg + 6'd1;
+                if (t_reg == 6'd63) core_state_reg <= CORE_DONE;
+            end else if (core_state_reg == CORE_DONE) begin
+                core_state_reg <= CORE_IDLE;
+            end
         end
     end
 

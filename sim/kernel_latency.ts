@@ -20,10 +20,17 @@ export function inputWords(bytes: number): number {
   return Math.ceil(bytes / 4);
 }
 
+/** Input beats of DATA_W bits (32, 64 or 128) that carry `bytes`. */
+export function inputBeats(bytes: number, dataWidth = 32): number {
+  return Math.ceil(bytes / (dataWidth / 8));
+}
+
 /**
  * ATTEST, VERIFY and CHECK of a known session: the engine starts at the
  * accepting edge, hashes the inner blocks over header || msg and one outer
- * block, is done one edge later, and retires one edge after that.
+ * block, is done one edge later, and retires one edge after that. The same
+ * for every DATA_W, because the input stays ahead of the core's one word per
+ * round.
  */
 export function macCycles(msgBytes: number): number {
   return BLOCK_CYCLES * (sha256Blocks(16 + msgBytes) + 1) + 1;
@@ -32,23 +39,25 @@ export function macCycles(msgBytes: number): number {
 /**
  * LOAD_KEY: one edge to leave the serial wait, the key unit (read a short
  * key, or hash a long one, then the ipad and opad blocks), one result edge.
+ * The same for every DATA_W, because the key unit takes one 32-bit word per
+ * cycle.
  */
 export function loadKeyCycles(keyBytes: number): number {
   if (keyBytes <= 64) return inputWords(keyBytes) + 2 * BLOCK_CYCLES + 4;
   return BLOCK_CYCLES * (sha256Blocks(keyBytes) + 2) + 3;
 }
 
-/** SET_ID, LOCK or a rejected LOAD_KEY: one edge to leave the serial wait, the input words, the result. */
-export function serialCycles(bytes: number): number {
-  return inputWords(bytes) + 2;
+/** SET_ID, LOCK or a rejected LOAD_KEY: one edge to leave the serial wait, the input beats, the result. */
+export function serialCycles(bytes: number, dataWidth = 32): number {
+  return inputBeats(bytes, dataWidth) + 2;
 }
 
 /**
  * ATTEST, VERIFY or CHECK rejected at dispatch (unknown session, counter
- * overflow): a bypassed engine discards the words through its buffer, one
+ * overflow): a bypassed engine discards the beats through its buffer, one
  * edge to write, one to read ahead, one to discard, then done and retire.
  */
-export function bypassCycles(bytes: number): number {
-  const words = inputWords(bytes);
-  return words === 0 ? 2 : words + 4;
+export function bypassCycles(bytes: number, dataWidth = 32): number {
+  const beats = inputBeats(bytes, dataWidth);
+  return beats === 0 ? 2 : beats + 4;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { countCodeLines, countRtlLines } from '../verify/rtl_lines.ts';
-import { summarizeCells, synthScript, yosysElaborate } from '../verify/synth.ts';
+import { configName, summarizeCells, synthScript, yosysElaborate } from '../verify/synth.ts';
 
 describe('RTL line count', () => {
   it('skips blank and comment lines', () => {
@@ -41,6 +41,13 @@ describe('yosys', () => {
     expect(script).toContain('chparam -set N_SESSIONS 64 tnic_kernel');
     expect(script).toMatch(/synth_xilinx -family xcup -top tnic_kernel -noiopad\n/);
     expect(synthScript({ sessions: 1, flatten: true }, '/tmp/s.json')).toContain('-flatten');
+  });
+
+  it('script sets DATA_W when a configuration has one', () => {
+    const wide = { sessions: 16, flatten: false, dataWidth: 128 };
+    expect(synthScript(wide, '/tmp/stat.json')).toContain('chparam -set N_SESSIONS 16 -set DATA_W 128 tnic_kernel');
+    expect(configName(wide)).toBe('sessions-16-data-128');
+    expect(configName({ sessions: 16, flatten: false })).toBe('sessions-16');
   });
 
   it('sums cells into LUT, FF and block RAM counts', () => {

@@ -12,14 +12,15 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } 
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { TnicError } from '../sim/errors.ts';
+import { InputError, TnicError } from '../sim/errors.ts';
+import { DATA_WIDTHS } from '../sim/cycle/tnic_kernel.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const HW_DIR = join(REPO_ROOT, 'hw');
 export const HARNESS_CPP = join(REPO_ROOT, 'verify', 'harness', 'tnic_harness.cpp');
 const BUILD_DIR = join(REPO_ROOT, 'build', 'rtl');
 
-export const RTL_SOURCES = ['tnic_sha256_core.v', 'tnic_engine.v', 'tnic_key_unit.v', 'tnic_kernel.v'];
+export const RTL_SOURCES = ['tnic_adder.v', 'tnic_sha256_core.v', 'tnic_engine.v', 'tnic_key_unit.v', 'tnic_kernel.v'];
 export const RTL_INCLUDES = ['tnic_defs.vh'];
 export const VERILATOR_FLAGS = ['--cc', '--exe', '--build', '-j', '2', '-O2', '-Wall', '--top-module', 'tnic_kernel'];
 const TRACE_FLAGS = ['--trace', '-CFLAGS', '-DTNIC_TRACE'];
@@ -52,11 +53,22 @@ export interface BuildOptions {
   log?: (line: string) => void;
   /** Build the variant that can write a VCD trace (slower to build and to run). */
   trace?: boolean;
+  /** DATA_W of the kernel, the input stream width in bits: 32 (the default), 64 or 128. */
+  dataWidth?: number;
+}
+
+/** Verilator flags of a build: the kernel's DATA_W and the harness's matching TNIC_DATA_W. */
+export function buildFlags(trace: boolean, dataWidth = 32): string[] {
+  if (!DATA_WIDTHS.includes(dataWidth)) {
+    throw new InputError(`data width ${dataWidth} is not supported; use 32, 64 or 128 bits`);
+  }
+  const width = dataWidth === 32 ? [] : [`-GDATA_W=${dataWidth}`, '-CFLAGS', `-DTNIC_DATA_W=${dataWidth}`];
+  return [...VERILATOR_FLAGS, ...(trace ? TRACE_FLAGS : []), ...width];
 }
 
 /** Return the path of an up-to-date harness binary, building it if needed. */
 export function ensureRtlBuilt(options: BuildOptions = {}): string {
-  const flags = options.trace ? [...VERILATOR_FLAGS, ...TRACE_FLAGS] : VERILATOR_FLAGS;
+  const flags = buildFlags(options.trace ?? false, options.dataWidth);
   const hash = sourceHash(flags);
   const target = join(BUILD_DIR, hash);
   const binary = join(target, 'tnic_harness');
@@ -122,9 +134,9 @@ export function buildHarness(b: HarnessBuild): string {
   return binary;
 }
 
-/** Hashes of both variants of the current sources. */
+/** Hashes of every variant (trace or not, each data width) of the current sources. */
 function currentHashes(): string[] {
-  return [sourceHash(VERILATOR_FLAGS), sourceHash([...VERILATOR_FLAGS, ...TRACE_FLAGS])];
+  return DATA_WIDTHS.flatMap((w) => [sourceHash(buildFlags(false, w)), sourceHash(buildFlags(true, w))]);
 }
 
 /** Delete harness builds of older sources; in-progress scratch folders stay. */

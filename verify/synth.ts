@@ -33,6 +33,8 @@ export interface SynthConfig {
   sessions: number;
   /** Flatten the hierarchy before synthesis (slower, optimizes across modules). */
   flatten: boolean;
+  /** DATA_W of tnic_kernel, the input stream width in bits; 32 when absent. */
+  dataWidth?: number;
 }
 
 export interface SynthReport {
@@ -92,7 +94,8 @@ export function yosysVersion(): string {
 }
 
 export function configName(config: SynthConfig): string {
-  return `sessions-${config.sessions}${config.flatten ? '-flat' : ''}`;
+  const width = config.dataWidth !== undefined && config.dataWidth !== 32 ? `-data-${config.dataWidth}` : '';
+  return `sessions-${config.sessions}${width}${config.flatten ? '-flat' : ''}`;
 }
 
 function readSources(): string {
@@ -104,7 +107,7 @@ export function synthScript(config: SynthConfig, statFile: string): string {
   const flags = ['-family xcup', `-top ${TOP}`, '-noiopad', ...(config.flatten ? ['-flatten'] : [])];
   return [
     readSources(),
-    `chparam -set N_SESSIONS ${config.sessions} ${TOP}`,
+    `chparam -set N_SESSIONS ${config.sessions}${config.dataWidth !== undefined ? ` -set DATA_W ${config.dataWidth}` : ''} ${TOP}`,
     `synth_xilinx ${flags.join(' ')}`,
     // NOTE: Yosys 0.23 writes the hierarchy tree into `stat -json` output, which breaks the JSON,
     // so the netlist is flattened first. Flattening only inlines instances; cell counts stay.

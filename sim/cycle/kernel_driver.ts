@@ -5,7 +5,7 @@
  * Change one and the other together.
  *
  * One command at a time: wait for cmd_ready (the accepting edge is edge 0),
- * stream the input words, count edges until res_valid rises, then take the
+ * stream the input beats, count edges until res_valid rises, then take the
  * result with one res_ready edge.
  */
 
@@ -66,11 +66,19 @@ export interface PipeRun {
   finished: boolean;
 }
 
-/** Big-endian words of `bytes`, the last one zero-padded. */
-function toWords(bytes: Uint8Array): Uint32Array {
-  const words = new Uint32Array(Math.ceil(bytes.length / 4));
+/** Big-endian words of `bytes`, zero-padded to a multiple of `multiple` words. */
+function toWords(bytes: Uint8Array, multiple = 1): Uint32Array {
+  const words = new Uint32Array(Math.ceil(bytes.length / (4 * multiple)) * multiple);
   for (let i = 0; i < bytes.length; i++) words[i >> 2]! |= bytes[i]! << (24 - 8 * (i & 3));
   return words;
+}
+
+/** Input beats of `bytes`: `lanes` big-endian words each, the last one zero-padded. */
+function toBeats(bytes: Uint8Array, lanes: number): Uint32Array[] {
+  const words = toWords(bytes, lanes);
+  const beats: Uint32Array[] = [];
+  for (let w = 0; w < words.length; w += lanes) beats.push(words.subarray(w, w + lanes));
+  return beats;
 }
 
 function requestData(req: KernelRequest): Uint8Array {
@@ -109,9 +117,14 @@ export class CycleKernel implements AttestationKernel {
   /** Called after every clock edge, with the inputs of the cycle just clocked (VCD tracing). */
   onEdge: ((kernel: TnicKernelCycle, inputs: KernelInputs) => void) | undefined;
   #inputs: KernelInputs;
+  /** 32-bit words per input beat, and the beat driven while in_valid is low. */
+  readonly #lanes: number;
+  readonly #idleBeat: Uint32Array;
 
   constructor(params: KernelParams = DEFAULT_PARAMS, options: { fast?: boolean } = {}) {
     this.kernel = new TnicKernelCycle(params);
+    this.#lanes = params.dataWidth / 32;
+    this.#idleBeat = new Uint32Array(this.#lanes);
     this.fast = options.fast ?? false;
     this.#inputs = {
       cmd_valid: false,
@@ -122,7 +135,7 @@ export class CycleKernel implements AttestationKernel {
       cmd_counter: 0n,
       cmd_tag: new Uint32Array(8),
       in_valid: false,
-      in_data: 0,
+      in_data: this.#idleBeat,
       res_ready: false,
     };
     this.#resetInputs();
@@ -184,7 +197,7 @@ export class CycleKernel implements AttestationKernel {
   /**
    * Run requests back to back, exactly as Harness::run_pipelined does. Each
    * cycle the seeded generator decides, in this order, whether cmd_valid,
-   * in_valid and res_ready idle. Words of accepted commands queue for the
+   * in_valid and res_ready idle. Beats of accepted commands queue for the
    * input stream. The cycles of a result run from its accepting edge to the
    * edge that raised res_valid for it.
    */
@@ -197,10 +210,10 @@ export class CycleKernel implements AttestationKernel {
     const results: PipeRun['results'] = [];
     const acceptEdge: number[] = [];
     const firstSeen: number[] = [];
-    const words: number[] = [];
+    const beats: Uint32Array[] = [];
     const observed: number[] = [];
     const cycles: number[][] = [];
-    let wordHead = 0;
+    let beatHead = 0;
     let nextCmd = 0;
     let hash = FNV_OFFSET;
     let c = 0;
@@ -217,9 +230,9 @@ export class CycleKernel implements AttestationKernel {
 
       const data = nextCmd < requests.length ? this.#driveCommand(requests[nextCmd]!) : undefined;
       inp.cmd_valid = data !== undefined && !cmdIdle;
-      const haveWord = wordHead < words.length;
-      inp.in_valid = haveWord && !inIdle;
-      inp.in_data = haveWord ? words[wordHead]! : 0;
+      const haveBeat = beatHead < beats.length;
+      inp.in_valid = haveBeat && !inIdle;
+      inp.in_data = haveBeat ? beats[beatHead]! : this.#idleBeat;
       inp.res_ready = !resIdle;
 
       if (opt.trace > 0) {
@@ -235,11 +248,10 @@ export class CycleKernel implements AttestationKernel {
       if (resFire) results.push({ ...this.#readResult(firstSeen[next]! - acceptEdge[next]!), acceptEdge: acceptEdge[next]! });
       if (cmdFire) {
         acceptEdge[nextCmd] = c + 1;
-        const w = toWords(data!);
-        for (let j = 0; j < w.length; j++) words.push(w[j]!);
+        for (const beat of toBeats(data!, this.#lanes)) beats.push(beat);
         nextCmd++;
       }
-      if (inFire) wordHead++;
+      if (inFire) beatHead++;
       this.#tick();
       c++;
     }
@@ -264,19 +276,19 @@ export class CycleKernel implements AttestationKernel {
     }
     inp.cmd_valid = false;
 
-    const words = toWords(data);
+    const beats = toBeats(data, this.#lanes);
     let next = 0;
     let cycles = 0;
     while (!k.res_valid) {
-      if (this.fast && next === words.length && this.onEdge === undefined) {
+      if (this.fast && next === beats.length && this.onEdge === undefined) {
         const skipped = k.fastForward(MAX_CYCLES_PER_OP - cycles);
         cycles += skipped;
         this.cycle += skipped;
         if (skipped > 0) continue;
       }
-      const offer = next < words.length && !this.rng.draw(this.#stallPercent);
+      const offer = next < beats.length && !this.rng.draw(this.#stallPercent);
       inp.in_valid = offer;
-      inp.in_data = offer ? words[next]! : 0;
+      inp.in_data = offer ? beats[next]! : this.#idleBeat;
       const inFire = offer && k.in_ready;
       this.#tick();
       cycles++;
@@ -284,8 +296,8 @@ export class CycleKernel implements AttestationKernel {
       if (cycles > MAX_CYCLES_PER_OP) throw new TnicError('model-hang', `no result after ${cycles} cycles`);
     }
     inp.in_valid = false;
-    if (next !== words.length) {
-      throw new TnicError('model-hang', `kernel consumed ${next} of ${words.length} input words`);
+    if (next !== beats.length) {
+      throw new TnicError('model-hang', `kernel consumed ${next} of ${beats.length} input beats`);
     }
 
     const result = this.#readResult(cycles);

@@ -9,7 +9,7 @@ import type { KernelInputs, TnicKernelCycle } from './tnic_kernel.ts';
 
 /** Names of the observed words, for mismatch reports; engine words follow as eng<g>.<field>. */
 export const OBS_NAMES = [
-  'cmd_valid', 'cmd_ready', 'in_valid', 'in_ready', 'in_data', 'res_valid', 'res_ready', 'res_status',
+  'cmd_valid', 'cmd_ready', 'in_valid', 'in_ready', 'in_data (its 32-bit words XORed)', 'res_valid', 'res_ready', 'res_status',
   'res_counter[63:32]', 'res_counter[31:0]',
   'res_tag[255:224]', 'res_tag[223:192]', 'res_tag[191:160]', 'res_tag[159:128]',
   'res_tag[127:96]', 'res_tag[95:64]', 'res_tag[63:32]', 'res_tag[31:0]',
@@ -24,11 +24,17 @@ export function observationName(index: number): string {
   return `g_engine[${Math.floor(e / 3)}].${field}`;
 }
 
-/** Observed words of the current cycle, after the inputs are applied and before the edge. */
+/**
+ * Observed words of the current cycle, after the inputs are applied and
+ * before the edge. in_data is folded into one word, so the layout is the
+ * same for every DATA_W.
+ */
 export function observe(k: TnicKernelCycle, i: KernelInputs, out: number[]): number[] {
+  let inData = 0;
+  for (const w of i.in_data) inData ^= w;
   out.length = 0;
   out.push(
-    +i.cmd_valid, +k.cmd_ready, +i.in_valid, +k.in_ready, i.in_data >>> 0,
+    +i.cmd_valid, +k.cmd_ready, +i.in_valid, +k.in_ready, inData >>> 0,
     +k.res_valid_reg, +i.res_ready, k.res_status_reg,
     Number(k.res_counter_reg >> 32n), Number(k.res_counter_reg & 0xffffffffn),
   );

@@ -3,7 +3,7 @@
  * and SHA-256 core. Register names follow the RTL.
  */
 
-import { TnicSha256Core } from './tnic_sha256_core.ts';
+import { SRC_A, SRC_B, SRC_CHAIN, TnicSha256Core } from './tnic_sha256_core.ts';
 
 export const ENG_IDLE = 0;
 export const ENG_INNER = 1;
@@ -20,13 +20,16 @@ export interface EngineInputs {
   start_istate: Uint32Array;
   start_ostate: Uint32Array;
   wr_valid: boolean;
-  wr_data: number;
+  /** One beat: dataWidth / 32 words, the first bytes in word 0. */
+  wr_data: Uint32Array;
   release_engine: boolean;
 }
 
 export class TnicEngine {
   readonly u_core = new TnicSha256Core();
-  readonly bufWords: number;
+  /** 32-bit words per beat, and beats the buffer holds. */
+  readonly lanes: number;
+  readonly bufBeats: number;
 
   eng_state_reg = ENG_IDLE;
   bypass_reg = false;
@@ -34,17 +37,22 @@ export class TnicEngine {
   header_reg: Uint32Array = new Uint32Array(4);
   ostate_reg: Uint32Array = new Uint32Array(8);
   inner_digest_reg: Uint32Array = new Uint32Array(8);
-  tag_reg: Uint32Array = new Uint32Array(8);
   blk_reg = 0;
+  /** Beats written into and read out of the buffer. */
   wr_count_reg = 0;
   rd_count_reg = 0;
-  pref_data_reg = 0;
+  /** Beat rd_count_reg - 1, read ahead. */
+  pref_data_reg: Uint32Array;
   pref_valid_reg = false;
+  /** Beat b in words lanes * b .. lanes * b + lanes - 1. */
   buf_mem: Uint32Array;
 
-  constructor(bufAddrBits: number) {
-    this.bufWords = 1 << bufAddrBits;
-    this.buf_mem = new Uint32Array(this.bufWords);
+  /** Create an engine whose buffer holds 2^bufAddrBits 32-bit words, written in beats of dataWidth bits. */
+  constructor(bufAddrBits: number, dataWidth = 32) {
+    this.lanes = dataWidth / 32;
+    this.bufBeats = (1 << bufAddrBits) / this.lanes;
+    this.buf_mem = new Uint32Array(1 << bufAddrBits);
+    this.pref_data_reg = new Uint32Array(this.lanes);
   }
 
   reset(): void {
@@ -55,7 +63,6 @@ export class TnicEngine {
     this.header_reg = new Uint32Array(4);
     this.ostate_reg = new Uint32Array(8);
     this.inner_digest_reg = new Uint32Array(8);
-    this.tag_reg = new Uint32Array(8);
     this.blk_reg = 0;
     this.wr_count_reg = 0;
     this.rd_count_reg = 0;
@@ -63,8 +70,8 @@ export class TnicEngine {
     // NOTE: the RTL does not reset buf_mem or pref_data_reg; neither is read before written.
   }
 
-  get msg_words(): number {
-    return Math.ceil(this.len_reg / 4);
+  get msg_beats(): number {
+    return Math.ceil(this.len_reg / (4 * this.lanes));
   }
   get idle(): boolean {
     return this.eng_state_reg === ENG_IDLE;
@@ -72,14 +79,15 @@ export class TnicEngine {
   get done(): boolean {
     return this.eng_state_reg === ENG_DONE;
   }
+  /** The HMAC while done, because the core keeps its digest until the next start. Undefined after a bypass. */
   get tag(): Uint32Array {
-    return this.tag_reg;
+    return this.u_core.digest;
   }
   get wr_ready(): boolean {
     return (
       this.eng_state_reg !== ENG_IDLE &&
-      this.wr_count_reg !== this.msg_words &&
-      this.wr_count_reg - this.rd_count_reg < this.bufWords
+      this.wr_count_reg !== this.msg_beats &&
+      this.wr_count_reg - this.rd_count_reg < this.bufBeats
     );
   }
 
@@ -88,31 +96,58 @@ export class TnicEngine {
     return Math.floor((this.len_reg + 88) / 64);
   }
 
-  /** The word of the padded inner stream at `round` is a message word (else header or padding). */
-  #innerIsData(round: number): boolean {
-    const wordIdx = this.blk_reg * 16 + round;
-    return wordIdx >= 4 && wordIdx * 4 < this.len_reg + 16;
+  /**
+   * Index of the word at the core's round in the padded inner stream,
+   * header (4 words) || msg || 0x80 || zeros || 64-bit length. Only rounds
+   * 0..15 take words, so the RTL concatenates blk_reg and round[3:0].
+   */
+  #wordIdx(round: number): number {
+    return this.blk_reg * 16 + (round & 15);
   }
 
-  /** Word of the padded inner stream at the core's round. */
-  #innerWord(round: number): number {
-    const wordIdx = this.blk_reg * 16 + round;
-    const byteOff = wordIdx * 4;
-    const total = this.len_reg + 16;
-    const lastWord = this.inner_blocks * 16;
+  /** Index of the first word that is not a full message word. */
+  get full_end(): number {
+    return (this.len_reg >>> 2) + 4;
+  }
+
+  /** Index after the last message word. */
+  get data_end(): number {
+    return this.full_end + ((this.len_reg & 3) !== 0 ? 1 : 0);
+  }
+
+  /** The word at `wordIdx` of the padded inner stream is a message word (else header or padding). */
+  #innerIsData(wordIdx: number): boolean {
+    return wordIdx >= 4 && wordIdx < this.data_end;
+  }
+
+  /**
+   * Lane of the word at `wordIdx` in the prefetched beat: message word k is in
+   * lane k mod lanes, which equals the word index mod lanes after 4 header words.
+   */
+  #lane(wordIdx: number): number {
+    return wordIdx & (this.lanes - 1);
+  }
+
+  /** The prefetched beat is used up after the word at `wordIdx`: its last lane, or the last message word. */
+  #beatEnd(wordIdx: number): boolean {
+    return this.#lane(wordIdx) === this.lanes - 1 || wordIdx + 1 === this.data_end;
+  }
+
+  /** Word `wordIdx` of the padded inner stream, at the core's `round`. */
+  #innerWord(wordIdx: number, round: number): number {
     if (wordIdx < 4) return this.header_reg[wordIdx]!;
-    if (byteOff < total) {
-      // Data word: keep bytes before `total`, put 0x80 right after the last.
-      const keep = total - byteOff;
-      if (keep >= 4) return this.pref_data_reg >>> 0;
+    const prefWord = this.pref_data_reg[this.#lane(wordIdx)]!;
+    if (wordIdx < this.full_end) return prefWord >>> 0;
+    if (wordIdx === this.full_end) {
+      // The message bytes of the word, then 0x80, then zeros.
+      const keep = this.len_reg & 3;
+      if (keep === 0) return 0x80000000;
       const mask = (0xffffffff << (32 - 8 * keep)) >>> 0;
-      return ((this.pref_data_reg & mask) | (0x80 << (24 - 8 * keep))) >>> 0;
+      return ((prefWord & mask) | (0x80 << (24 - 8 * keep))) >>> 0;
     }
-    // Message length in bits, counting the ipad block: (64 + total) * 8 < 2^32 here.
-    const bits = (total + 64) * 8;
-    if (wordIdx === lastWord - 2) return Math.floor(bits / 2 ** 32);
-    if (wordIdx === lastWord - 1) return bits >>> 0;
-    if (byteOff === total) return 0x80000000;
+    // The last word of the last block: the length of ipad block || header || msg in bits.
+    const innerLast = this.blk_reg + 1 === this.inner_blocks;
+    if (innerLast && (round & 15) === 15) return ((this.len_reg + 80) * 8) >>> 0;
     return 0;
   }
 
@@ -159,13 +194,21 @@ export class TnicEngine {
     // Buffer write side.
     const wrFire = i.wr_valid && this.wr_ready;
 
-    // Word generator and prefetch.
+    // Word generator and prefetch. The core reads w_data and w_valid only
+    // while it takes input words (w_ready), so the model skips them otherwise.
     const inInner = this.eng_state_reg === ENG_INNER && !this.bypass_reg;
-    const wantData = inInner && this.#innerIsData(round);
-    const coreWData = inInner ? this.#innerWord(round) : this.#outerWord(round);
+    let wantData = false;
+    let coreWData = 0;
+    let beatEnd = false;
+    if (coreWReady) {
+      const wordIdx = this.#wordIdx(round);
+      wantData = inInner && this.#innerIsData(wordIdx);
+      beatEnd = wantData && this.#beatEnd(wordIdx);
+      coreWData = inInner ? this.#innerWord(wordIdx, round) : this.#outerWord(round);
+    }
     const coreWValid = !wantData || this.pref_valid_reg;
     const bypassing = this.eng_state_reg === ENG_INNER && this.bypass_reg;
-    const prefTake = this.pref_valid_reg && ((wantData && coreWReady) || bypassing);
+    const prefTake = this.pref_valid_reg && ((wantData && beatEnd) || bypassing);
     const prefLoad = this.rd_count_reg !== this.wr_count_reg && (!this.pref_valid_reg || prefTake);
 
     // Block sequencing.
@@ -173,16 +216,19 @@ export class TnicEngine {
     const startFire = i.start && this.eng_state_reg === ENG_IDLE;
     const coreStart =
       (startFire && !i.start_bypass) || (this.eng_state_reg === ENG_INNER && !this.bypass_reg && coreDigestValid);
-    const coreStateIn = startFire ? i.start_istate : innerLast ? this.ostate_reg : coreDigest;
-    const bypassDone = bypassing && !this.pref_valid_reg && this.rd_count_reg === this.msg_words;
+    let coreStartSrc = SRC_CHAIN;
+    if (startFire) coreStartSrc = SRC_A;
+    else if (innerLast) coreStartSrc = SRC_B;
+    const bypassDone = bypassing && !this.pref_valid_reg && this.rd_count_reg === this.msg_beats;
 
-    core.tick(coreStart, coreStateIn, coreWValid, coreWData);
+    core.tick(coreStart, coreStartSrc, i.start_istate, this.ostate_reg, coreWValid, coreWData);
 
-    // Buffer RAM (not reset).
-    const wrIndex = this.wr_count_reg & (this.bufWords - 1);
-    const rdIndex = this.rd_count_reg & (this.bufWords - 1);
-    if (prefLoad) this.pref_data_reg = this.buf_mem[rdIndex]!;
-    if (wrFire) this.buf_mem[wrIndex] = i.wr_data;
+    // Buffer RAM (not reset): the read takes the old contents, as in the RTL.
+    const lanes = this.lanes;
+    const wrIndex = (this.wr_count_reg & (this.bufBeats - 1)) * lanes;
+    const rdIndex = (this.rd_count_reg & (this.bufBeats - 1)) * lanes;
+    if (prefLoad) for (let l = 0; l < lanes; l++) this.pref_data_reg[l] = this.buf_mem[rdIndex + l]!;
+    if (wrFire) for (let l = 0; l < lanes; l++) this.buf_mem[wrIndex + l] = i.wr_data[l]!;
 
     if (wrFire) this.wr_count_reg++;
     if (prefLoad) {
@@ -203,7 +249,6 @@ export class TnicEngine {
           this.blk_reg = 0;
           this.wr_count_reg = 0;
           this.rd_count_reg = 0;
-          this.tag_reg = new Uint32Array(8);
         }
         break;
       case ENG_INNER:
@@ -218,10 +263,7 @@ export class TnicEngine {
         }
         break;
       case ENG_OUTER:
-        if (coreDigestValid) {
-          this.tag_reg = coreDigest;
-          this.eng_state_reg = ENG_DONE;
-        }
+        if (coreDigestValid) this.eng_state_reg = ENG_DONE;
         break;
       default:
         if (i.release_engine) this.eng_state_reg = ENG_IDLE;

@@ -5,6 +5,7 @@
  * them, chooses the inputs of the cycle, and calls tick().
  */
 
+import { InputError } from '../errors.ts';
 import { OP_CODES } from '../kernel_port.ts';
 import { TnicEngine, type EngineInputs } from './tnic_engine.ts';
 import { TnicKeyUnit } from './tnic_key_unit.ts';
@@ -31,9 +32,14 @@ export interface KernelParams {
   nEngines: number;
   lenWidth: number;
   bufAddrBits: number;
+  /** DATA_W: input stream width in bits, 32, 64 or 128. */
+  dataWidth: number;
 }
 
-export const DEFAULT_PARAMS: KernelParams = { nSessions: 16, nEngines: 12, lenWidth: 16, bufAddrBits: 11 };
+export const DEFAULT_PARAMS: KernelParams = { nSessions: 16, nEngines: 12, lenWidth: 16, bufAddrBits: 11, dataWidth: 32 };
+
+/** Input stream widths that the RTL elaborates; others stop elaboration. */
+export const DATA_WIDTHS: readonly number[] = [32, 64, 128];
 
 /** Inputs of one clock cycle. */
 export interface KernelInputs {
@@ -45,7 +51,8 @@ export interface KernelInputs {
   cmd_counter: bigint;
   cmd_tag: Uint32Array;
   in_valid: boolean;
-  in_data: number;
+  /** One beat: dataWidth / 32 big-endian words, the first bytes in word 0. */
+  in_data: Uint32Array;
   res_ready: boolean;
 }
 
@@ -62,7 +69,7 @@ const equalWords = (a: Uint32Array, b: Uint32Array): boolean => a.every((w, i) =
 export class TnicKernelCycle {
   readonly params: KernelParams;
   readonly g_engine: TnicEngine[];
-  readonly u_key_unit = new TnicKeyUnit();
+  readonly u_key_unit: TnicKeyUnit;
 
   // Keystore and counters store.
   key_valid_reg: boolean[] = [];
@@ -105,15 +112,19 @@ export class TnicKernelCycle {
     start_istate: new Uint32Array(8),
     start_ostate: new Uint32Array(8),
     wr_valid: false,
-    wr_data: 0,
+    wr_data: new Uint32Array(1),
     release_engine: false,
   };
 
   constructor(params: KernelParams = DEFAULT_PARAMS) {
+    if (!DATA_WIDTHS.includes(params.dataWidth)) {
+      throw new InputError(`data width ${params.dataWidth} is not supported; use 32, 64 or 128 bits`);
+    }
     this.params = params;
     // cmd_session[SESS_W-1:0] with SESS_W = max(1, clog2(N_SESSIONS)).
     this.#sessMask = (1 << Math.max(1, Math.ceil(Math.log2(params.nSessions)))) - 1;
-    this.g_engine = Array.from({ length: params.nEngines }, () => new TnicEngine(params.bufAddrBits));
+    this.u_key_unit = new TnicKeyUnit(params.dataWidth);
+    this.g_engine = Array.from({ length: params.nEngines }, () => new TnicEngine(params.bufAddrBits, params.dataWidth));
     this.reset();
   }
 
@@ -210,7 +221,7 @@ export class TnicKernelCycle {
     const sendCntCmd = this.send_cnt_mem[cmdSess] ?? 0n;
     const cmdAttest = op === OP_CODES.attest;
     const cmdOverflow = cmdAttest && sendCntCmd === CNT_MAX;
-    const cmdWords = Math.ceil(i.cmd_len / 4);
+    const cmdBeats = Math.ceil(i.cmd_len / (this.params.dataWidth / 8));
     let cmdStatus = ST_OK;
     if (!cmdHasKey) cmdStatus = ST_UNKNOWN_SESSION;
     else if (cmdOverflow) cmdStatus = ST_OVERFLOW;
@@ -303,7 +314,7 @@ export class TnicKernelCycle {
       this.res_valid_reg = false;
     }
 
-    this.#frontEnd(i, { cmdFire, cmdIsMac, cmdSess, cmdWords, cmdStatus, cmdAttest, sendCntCmd, hdrCounter, freeIdx, inFire, serGo, kuStart, kuDone, kuIstate, kuOstate });
+    this.#frontEnd(i, { cmdFire, cmdIsMac, cmdSess, cmdBeats, cmdStatus, cmdAttest, sendCntCmd, hdrCounter, freeIdx, inFire, serGo, kuStart, kuDone, kuIstate, kuOstate });
   }
 
   #frontEnd(
@@ -312,7 +323,7 @@ export class TnicKernelCycle {
       cmdFire: boolean;
       cmdIsMac: boolean;
       cmdSess: number;
-      cmdWords: number;
+      cmdBeats: number;
       cmdStatus: number;
       cmdAttest: boolean;
       sendCntCmd: bigint;
@@ -329,7 +340,7 @@ export class TnicKernelCycle {
     switch (this.fe_state_reg) {
       case FE_IDLE:
         if (!c.cmdFire) break;
-        this.fe_words_left_reg = c.cmdWords;
+        this.fe_words_left_reg = c.cmdBeats;
         if (c.cmdIsMac) {
           this.slot_mem[c.freeIdx] = {
             op: i.cmd_op,
@@ -340,7 +351,7 @@ export class TnicKernelCycle {
           };
           if (c.cmdAttest && c.cmdStatus === ST_OK) this.send_cnt_mem[c.cmdSess] = c.sendCntCmd + 1n;
           this.fe_engine_reg = c.freeIdx;
-          this.fe_state_reg = c.cmdWords !== 0 ? FE_DATA : FE_IDLE;
+          this.fe_state_reg = c.cmdBeats !== 0 ? FE_DATA : FE_IDLE;
         } else {
           this.ser_op_reg = i.cmd_op;
           this.ser_session_reg = i.cmd_session;

@@ -4,7 +4,7 @@
  */
 
 import { SHA256_IV } from '../sha256_compress.ts';
-import { TnicSha256Core } from './tnic_sha256_core.ts';
+import { SRC_A, SRC_CHAIN, TnicSha256Core } from './tnic_sha256_core.ts';
 
 export const KU_IDLE = 0;
 export const KU_FILL = 1;
@@ -15,8 +15,12 @@ export const PASS_KEYHASH = 0;
 export const PASS_IPAD = 1;
 export const PASS_OPAD = 2;
 
+const ZERO_BEAT = new Uint32Array(4);
+
 export class TnicKeyUnit {
   readonly u_core = new TnicSha256Core();
+  /** 32-bit words per input beat. */
+  readonly lanes: number;
 
   ku_state_reg = KU_IDLE;
   pass_reg = PASS_IPAD;
@@ -24,10 +28,15 @@ export class TnicKeyUnit {
   blk_reg = 0;
   words_left_reg = 0;
   fill_idx_reg = 0;
-  /** K0 as 16 words. */
-  keybuf_reg: Uint32Array = new Uint32Array(16);
   istate_reg: Uint32Array = new Uint32Array(8);
+  /** SHA-256(key) for a key over 64 bytes, until the opad pass writes ostate. */
   ostate_reg: Uint32Array = new Uint32Array(8);
+  /** A key of at most 64 bytes, one word each; not reset, as in the RTL. */
+  keybuf_mem: Uint32Array = new Uint32Array(16);
+
+  constructor(dataWidth = 32) {
+    this.lanes = dataWidth / 32;
+  }
 
   reset(): void {
     this.u_core.reset();
@@ -37,7 +46,6 @@ export class TnicKeyUnit {
     this.blk_reg = 0;
     this.words_left_reg = 0;
     this.fill_idx_reg = 0;
-    this.keybuf_reg = new Uint32Array(16);
     this.istate_reg = new Uint32Array(8);
     this.ostate_reg = new Uint32Array(8);
   }
@@ -56,45 +64,65 @@ export class TnicKeyUnit {
     return Math.floor((this.len_reg + 72) / 64);
   }
 
-  /** Word of the padded SHA-256(key) stream at the core's round; `data` marks key words. */
-  #hashWord(inData: number): { word: number; data: boolean } {
-    const wordIdx = this.blk_reg * 16 + this.u_core.round;
-    const byteOff = wordIdx * 4;
+  /**
+   * Word of the padded SHA-256(key) stream, key || 0x80 || zeros || 64-bit
+   * length, at the core's round; `data` marks words that carry key bytes.
+   */
+  #hashWord(inData: Uint32Array): { word: number; data: boolean } {
+    const wordIdx = this.#hashIdx();
+    const round = wordIdx & 15;
+    const inWord = inData[wordIdx & (this.lanes - 1)]!;
     const len = this.len_reg;
-    const lastWord = this.key_blocks * 16;
-    if (byteOff < len) {
-      let word = 0;
-      for (let j = 0; j < 4; j++) {
-        const shift = 24 - 8 * j;
-        let byte = 0;
-        if (byteOff + j < len) byte = (inData >>> shift) & 0xff;
-        else if (byteOff + j === len) byte = 0x80;
-        word |= byte << shift;
-      }
-      return { word: word >>> 0, data: true };
+    const fullEnd = len >>> 2;
+    const keep = len & 3;
+    if (wordIdx < fullEnd) return { word: inWord >>> 0, data: true };
+    if (wordIdx === fullEnd) {
+      // The key bytes of the word, then 0x80, then zeros.
+      if (keep === 0) return { word: 0x80000000, data: false };
+      const mask = (0xffffffff << (32 - 8 * keep)) >>> 0;
+      return { word: ((inWord & mask) | (0x80 << (24 - 8 * keep))) >>> 0, data: true };
     }
-    const bits = len * 8;
-    if (wordIdx === lastWord - 2) return { word: Math.floor(bits / 2 ** 32), data: false };
-    if (wordIdx === lastWord - 1) return { word: bits >>> 0, data: false };
-    if (byteOff === len) return { word: 0x80000000, data: false };
+    if (this.blk_reg + 1 === this.key_blocks && round === 15) return { word: (len * 8) >>> 0, data: false };
     return { word: 0, data: false };
   }
 
+  /** Index of the word at the core's round in the padded SHA-256(key) stream: blk_reg and round[3:0]. */
+  #hashIdx(): number {
+    return this.blk_reg * 16 + (this.u_core.round & 15);
+  }
+
+  get key_words(): number {
+    return Math.ceil(this.len_reg / 4);
+  }
+
+  /** Word of K0 at the core's round: SHA-256(key) or the key, zero-padded to 16 words. */
+  #k0Word(): number {
+    const round = this.u_core.round & 15;
+    if (this.len_reg > 64) return round < 8 ? this.ostate_reg[round]! : 0;
+    return round < Math.ceil(this.len_reg / 4) ? this.keybuf_mem[round]! : 0;
+  }
+
+  /** The unit takes a word per cycle and accepts a beat with its last lane or the last key word. */
   get in_ready(): boolean {
-    if (this.ku_state_reg === KU_FILL) return this.words_left_reg !== 0;
+    const lastLane = this.lanes - 1;
+    if (this.ku_state_reg === KU_FILL) {
+      const beatEnd = (this.fill_idx_reg & lastLane) === lastLane || this.words_left_reg === 1;
+      return this.words_left_reg !== 0 && beatEnd;
+    }
     const hashing = this.ku_state_reg === KU_HASH && this.pass_reg === PASS_KEYHASH;
-    return hashing && this.#hashWord(0).data && this.u_core.w_ready;
+    if (!hashing || !this.u_core.w_ready || !this.#hashWord(ZERO_BEAT).data) return false;
+    const wordIdx = this.#hashIdx();
+    return (wordIdx & lastLane) === lastLane || wordIdx + 1 === this.key_words;
   }
 
   /** Clock edge. */
-  tick(start: boolean, startLen: number, inValid: boolean, inData: number): void {
+  tick(start: boolean, startLen: number, inValid: boolean, inData: Uint32Array): void {
     const core = this.u_core;
     const inHash = this.ku_state_reg === KU_HASH;
     const hashing = inHash && this.pass_reg === PASS_KEYHASH;
     const hw = hashing ? this.#hashWord(inData) : { word: 0, data: false };
     const wantData = hashing && hw.data;
-    const keybufWord = this.keybuf_reg[core.round & 15]!;
-    const padWord = (keybufWord ^ (this.pass_reg === PASS_IPAD ? 0x36363636 : 0x5c5c5c5c)) >>> 0;
+    const padWord = (this.#k0Word() ^ (this.pass_reg === PASS_IPAD ? 0x36363636 : 0x5c5c5c5c)) >>> 0;
     const coreWData = hashing ? hw.word : padWord;
     const coreWValid = !wantData || inValid;
 
@@ -109,21 +137,19 @@ export class TnicKeyUnit {
     const nextPass = this.pass_reg === PASS_KEYHASH ? PASS_IPAD : PASS_OPAD;
     const startFire = start && (this.ku_state_reg === KU_IDLE || this.ku_state_reg === KU_DONE);
 
-    // Byte mask of a key word while filling keybuf.
-    let fillWord = 0;
-    for (let b = 0; b < 4; b++) {
-      const shift = 24 - 8 * b;
-      if (this.fill_idx_reg * 4 + b < this.len_reg) fillWord |= ((inData >>> shift) & 0xff) << shift;
-    }
+    // The last key word keeps only its first len[1:0] bytes (all four when 0).
+    const keep = this.len_reg & 3;
+    const lastFill = this.words_left_reg === 1 && keep !== 0;
+    const fillIn = inData[this.fill_idx_reg & (this.lanes - 1)]!;
+    const fillWord = lastFill ? (fillIn & (0xffffffff << (32 - 8 * keep))) >>> 0 : fillIn >>> 0;
 
-    core.tick(coreStart, chain ? coreDigest : SHA256_IV, coreWValid, coreWData);
+    core.tick(coreStart, chain ? SRC_CHAIN : SRC_A, SHA256_IV, SHA256_IV, coreWValid, coreWData);
 
     if (startFire) {
       this.len_reg = startLen;
       this.blk_reg = 0;
       this.words_left_reg = Math.ceil(startLen / 4);
       this.fill_idx_reg = 0;
-      this.keybuf_reg = new Uint32Array(16);
       if (startLen > 64) {
         this.pass_reg = PASS_KEYHASH;
         this.ku_state_reg = KU_HASH;
@@ -138,7 +164,7 @@ export class TnicKeyUnit {
       if (this.words_left_reg === 0) {
         this.ku_state_reg = KU_HASH;
       } else if (inValid) {
-        this.keybuf_reg[this.fill_idx_reg] = fillWord >>> 0;
+        this.keybuf_mem[this.fill_idx_reg] = fillWord;
         this.fill_idx_reg = (this.fill_idx_reg + 1) & 15;
         this.words_left_reg--;
       }
@@ -148,14 +174,8 @@ export class TnicKeyUnit {
         this.ku_state_reg = KU_DONE;
       } else if (blkDone) {
         if (lastBlk) {
-          if (this.pass_reg === PASS_KEYHASH) {
-            // K0 = SHA-256(key) || zeros.
-            const k0 = new Uint32Array(16);
-            k0.set(coreDigest);
-            this.keybuf_reg = k0;
-          } else {
-            this.istate_reg = coreDigest;
-          }
+          if (this.pass_reg === PASS_KEYHASH) this.ostate_reg = coreDigest;
+          else this.istate_reg = coreDigest;
           this.blk_reg = 0;
           this.pass_reg = nextPass;
         } else {

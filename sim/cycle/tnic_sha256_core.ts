@@ -10,6 +10,11 @@ export const CORE_IDLE = 0;
 export const CORE_ROUND = 1;
 export const CORE_DONE = 2;
 
+/** start_src: load state_a, state_b, or continue from the core's own digest. */
+export const SRC_A = 0;
+export const SRC_B = 1;
+export const SRC_CHAIN = 2;
+
 const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n));
 
 export class TnicSha256Core {
@@ -59,15 +64,18 @@ export class TnicSha256Core {
     this.w_oldest = 0;
   }
 
-  /** Clock edge. `stateIn` is read only when a block starts. */
-  tick(start: boolean, stateIn: Uint32Array, wValid: boolean, wData: number): void {
+  /** Clock edge. `stateA` and `stateB` are read only when a block starts from them. */
+  tick(start: boolean, startSrc: number, stateA: Uint32Array, stateB: Uint32Array, wValid: boolean, wData: number): void {
     const canStart = this.core_state_reg === CORE_IDLE || this.core_state_reg === CORE_DONE;
     if (start && canStart) {
+      // SRC_CHAIN keeps h_reg, the digest of the last block, and loads it.
+      if (startSrc === SRC_A) this.h_reg = stateA.slice();
+      else if (startSrc === SRC_B) this.h_reg = stateB.slice();
+      const s = this.h_reg;
       this.core_state_reg = CORE_ROUND;
       this.t_reg = 0;
-      this.h_reg = stateIn.slice();
-      [this.a_reg, this.b_reg, this.c_reg, this.d_reg] = [stateIn[0]!, stateIn[1]!, stateIn[2]!, stateIn[3]!];
-      [this.e_reg, this.f_reg, this.g_reg, this.hh_reg] = [stateIn[4]!, stateIn[5]!, stateIn[6]!, stateIn[7]!];
+      [this.a_reg, this.b_reg, this.c_reg, this.d_reg] = [s[0]!, s[1]!, s[2]!, s[3]!];
+      [this.e_reg, this.f_reg, this.g_reg, this.hh_reg] = [s[4]!, s[5]!, s[6]!, s[7]!];
       return;
     }
 
@@ -117,20 +125,22 @@ export class TnicSha256Core {
     const aNext = (t1 + ((bigS0 + maj) | 0)) >>> 0;
     const eNext = (d + t1) >>> 0;
 
-    if (this.t_reg === 63) {
+    // Feed-forward over rounds 60..63: each half of h_reg shifts down one
+    // word, and H0 and H4 take the sums of H3 and H7 with the new a and e.
+    if (this.t_reg >= 60) {
       const hv = this.h_reg;
       const out = new Uint32Array(8);
-      out[0] = hv[0]! + aNext;
-      out[1] = hv[1]! + a;
-      out[2] = hv[2]! + b;
-      out[3] = hv[3]! + c;
-      out[4] = hv[4]! + eNext;
-      out[5] = hv[5]! + e;
-      out[6] = hv[6]! + f;
-      out[7] = hv[7]! + g;
+      out[0] = hv[3]! + aNext;
+      out[1] = hv[0]!;
+      out[2] = hv[1]!;
+      out[3] = hv[2]!;
+      out[4] = hv[7]! + eNext;
+      out[5] = hv[4]!;
+      out[6] = hv[5]!;
+      out[7] = hv[6]!;
       this.h_reg = out;
-      this.core_state_reg = CORE_DONE;
     }
+    if (this.t_reg === 63) this.core_state_reg = CORE_DONE;
     this.a_reg = aNext;
     this.b_reg = a;
     this.c_reg = b;

@@ -38,7 +38,7 @@ function signals(k: TnicKernelCycle): Signal[] {
     { scope: top, name: 'cmd_counter', width: 64, read: (_k, i) => i.cmd_counter },
     { scope: top, name: 'in_valid', width: 1, read: (_k, i) => i.in_valid },
     { scope: top, name: 'in_ready', width: 1, read: (kk) => kk.in_ready },
-    { scope: top, name: 'in_data', width: 32, read: (_k, i) => i.in_data >>> 0 },
+    { scope: top, name: 'in_data', width: k.params.dataWidth, read: (_k, i) => words(i.in_data) },
     { scope: top, name: 'res_valid', width: 1, read: (kk) => kk.res_valid_reg },
     { scope: top, name: 'res_ready', width: 1, read: (_k, i) => i.res_ready },
     { scope: top, name: 'res_status', width: 3, read: (kk) => kk.res_status_reg },
@@ -72,9 +72,10 @@ function signals(k: TnicKernelCycle): Signal[] {
       { scope: eng, name: 'wr_count_reg', width: lenW, read: (kk) => e(kk).wr_count_reg },
       { scope: eng, name: 'rd_count_reg', width: lenW, read: (kk) => e(kk).rd_count_reg },
       { scope: eng, name: 'pref_valid_reg', width: 1, read: (kk) => e(kk).pref_valid_reg },
-      { scope: eng, name: 'tag_reg', width: 256, read: (kk) => words(e(kk).tag_reg) },
       { scope: core, name: 'core_state_reg', width: 2, read: (kk) => e(kk).u_core.core_state_reg },
       { scope: core, name: 't_reg', width: 6, read: (kk) => e(kk).u_core.t_reg },
+      // The chaining value, then the digest: the engine's tag while it is done.
+      { scope: core, name: 'h_reg', width: 256, read: (kk) => words(e(kk).u_core.h_reg) },
     );
   });
   return list;

@@ -3,9 +3,9 @@
 // SHA-256 core, padding), which is what makes the kernel's proofs solvable:
 //
 // - start is taken only while idle, as in the real engine;
-// - it takes exactly ceil(start_len / 4) words, and wr_ready may stall at
-//   any cycle (a free choice of the solver);
-// - after the last word (at once for an empty message) it may become done
+// - it takes exactly ceil(start_len / (DATA_W / 8)) beats, and wr_ready may
+//   stall at any cycle (a free choice of the solver);
+// - after the last beat (at once for an empty message) it may become done
 //   at any later cycle, and stays done until release_engine;
 // - the tag is a free 256-bit value, fixed when done rises.
 //
@@ -17,7 +17,8 @@
 
 module tnic_engine #(
     parameter integer LEN_W   = 16,
-    parameter integer BUF_AW  = 11
+    parameter integer BUF_AW  = 11,
+    parameter integer DATA_W  = 32
 ) (
     input  wire             clk,
     input  wire             rst_n,
@@ -29,9 +30,9 @@ module tnic_engine #(
     input  wire [255:0]     start_istate,
     input  wire [255:0]     start_ostate,
 
-    input  wire             wr_valid,
-    input  wire [31:0]      wr_data,
-    output wire             wr_ready,
+    input  wire              wr_valid,
+    input  wire [DATA_W-1:0] wr_data,
+    output wire              wr_ready,
 
     output wire             idle,
     output wire             done,
@@ -54,7 +55,9 @@ module tnic_engine #(
     wire         f_finish      = $anyseq;
     wire [255:0] f_tag         = $anyseq;
 
-    wire [LEN_W-1:0] start_words = (start_len >> 2) + {{(LEN_W-1){1'b0}}, (start_len[1:0] != 2'd0)};
+    localparam integer BEAT_SHIFT = (DATA_W == 128) ? 4 : (DATA_W == 64) ? 3 : 2;
+    localparam [LEN_W-1:0] BEAT_MASK = (1 << BEAT_SHIFT) - 1;
+    wire [LEN_W-1:0] start_words = (start_len >> BEAT_SHIFT) + {{(LEN_W-1){1'b0}}, ((start_len & BEAT_MASK) != 0)};
     wire start_fire = start && (eng_state_reg == ENG_IDLE);
 
     assign wr_ready = (eng_state_reg == ENG_BUSY) && (words_left_reg != 0) && f_accept_word;

@@ -11,7 +11,8 @@ module tnic_kernel_formal_top #(
     parameter integer N_SESSIONS = 2,
     parameter integer N_ENGINES  = 2,
     parameter integer LEN_W      = 8,
-    parameter integer BUF_AW     = 4
+    parameter integer BUF_AW     = 4,
+    parameter integer DATA_W     = 32
 ) (
     input  wire             clk,
     input  wire             rst_n,
@@ -24,8 +25,8 @@ module tnic_kernel_formal_top #(
     input  wire [63:0]      cmd_counter,
     input  wire [255:0]     cmd_tag,
 
-    input  wire             in_valid,
-    input  wire [31:0]      in_data,
+    input  wire              in_valid,
+    input  wire [DATA_W-1:0] in_data,
 
     input  wire             res_ready
 );
@@ -52,7 +53,8 @@ module tnic_kernel_formal_top #(
         .N_SESSIONS (N_SESSIONS),
         .N_ENGINES  (N_ENGINES),
         .LEN_W      (LEN_W),
-        .BUF_AW     (BUF_AW)
+        .BUF_AW     (BUF_AW),
+        .DATA_W     (DATA_W)
     ) u_kernel (
         .clk          (clk),
         .rst_n        (rst_n),

@@ -1,13 +1,14 @@
 // Formal-only stand-in for hw/tnic_key_unit.v with the same ports: it
-// takes exactly ceil(start_len / 4) key words, stalling at any cycle, may
-// finish at any cycle after the last one, and then holds free HMAC states
-// until the next start. Every behaviour of the real key unit at this
+// takes exactly ceil(start_len / (DATA_W / 8)) key beats, stalling at any
+// cycle, may finish at any cycle after the last one, and then holds free
+// HMAC states until the next start. Every behaviour of the real key unit at this
 // interface is one of these; the states themselves are not modelled.
 
 `default_nettype none
 
 module tnic_key_unit #(
-    parameter integer LEN_W = 16
+    parameter integer LEN_W  = 16,
+    parameter integer DATA_W = 32
 ) (
     input  wire             clk,
     input  wire             rst_n,
@@ -15,9 +16,9 @@ module tnic_key_unit #(
     input  wire             start,
     input  wire [LEN_W-1:0] start_len,
 
-    input  wire             in_valid,
-    input  wire [31:0]      in_data,
-    output wire             in_ready,
+    input  wire              in_valid,
+    input  wire [DATA_W-1:0] in_data,
+    output wire              in_ready,
 
     output wire             done,
     output wire [255:0]     istate,
@@ -41,7 +42,9 @@ module tnic_key_unit #(
     wire [255:0] f_istate      = $anyseq;
     wire [255:0] f_ostate      = $anyseq;
 
-    wire [LEN_W-1:0] start_words = (start_len >> 2) + {{(LEN_W-1){1'b0}}, (start_len[1:0] != 2'd0)};
+    localparam integer BEAT_SHIFT = (DATA_W == 128) ? 4 : (DATA_W == 64) ? 3 : 2;
+    localparam [LEN_W-1:0] BEAT_MASK = (1 << BEAT_SHIFT) - 1;
+    wire [LEN_W-1:0] start_words = (start_len >> BEAT_SHIFT) + {{(LEN_W-1){1'b0}}, ((start_len & BEAT_MASK) != 0)};
     wire start_fire = start && (ku_state_reg == KU_IDLE || ku_state_reg == KU_DONE);
 
     assign in_ready = (ku_state_reg == KU_BUSY) && (words_left_reg != 0) && f_accept_word;

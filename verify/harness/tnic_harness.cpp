@@ -16,6 +16,8 @@
 //   P <seed> <cmd%> <in%> <res%> <trace>        start a pipelined batch: the
 //                                               requests up to a line "G" run
 //                                               back to back (see run_pipelined)
+// The input stream carries beats of TNIC_DATA_W bits (the kernel's DATA_W,
+// set at build time, 32 by default), the first message byte in the top bits.
 // Result: "R <status> <tag hex> <counter> <cycles>", where cycles counts
 // clock edges from the edge that accepts the command to the edge that raises
 // res_valid. A malformed request gets "E <reason>" and changes nothing.
@@ -39,9 +41,17 @@
 #include "verilated_vcd_c.h"
 #endif
 
+#ifndef TNIC_DATA_W
+#define TNIC_DATA_W 32
+#endif
+static_assert(TNIC_DATA_W == 32 || TNIC_DATA_W == 64 || TNIC_DATA_W == 128,
+              "TNIC_DATA_W must be 32, 64 or 128, as the kernel's DATA_W");
+
 namespace {
 
 constexpr uint64_t kMaxCyclesPerOp = 50'000'000;
+constexpr size_t kLanes = TNIC_DATA_W / 32;  // 32-bit words per input beat
+constexpr size_t kBeatBytes = 4 * kLanes;
 
 struct Request {
     uint32_t op = 0;
@@ -122,7 +132,7 @@ class Harness {
 
     // Run requests back to back. Each cycle, in this order, the seeded
     // generator decides whether cmd_valid, in_valid and res_ready idle, and
-    // it draws only for a non-zero percentage. Words of accepted commands
+    // it draws only for a non-zero percentage. Beats of accepted commands
     // queue for the input stream. CycleKernel.runPipelined in
     // sim/cycle/kernel_driver.ts mirrors this loop.
     bool run_pipelined(const std::vector<Request>& reqs, const PipeOptions& opt,
@@ -131,8 +141,8 @@ class Harness {
         rng_ = opt.seed ? opt.seed : 1;
         out.assign(reqs.size(), PipeResult{});
         std::vector<uint64_t> first_seen(reqs.size(), UINT64_MAX);
-        std::vector<uint32_t> words;  // queued input words
-        size_t word_head = 0, next_cmd = 0, next_res = 0;
+        std::vector<uint32_t> beats;  // queued input beats, kLanes words each
+        size_t beat_head = 0, next_cmd = 0, next_res = 0;
         uint64_t c = 0;
         hash = 2166136261u;
 
@@ -143,9 +153,9 @@ class Harness {
 
             if (next_cmd < reqs.size()) drive_command(reqs[next_cmd]);
             top_->cmd_valid = next_cmd < reqs.size() && !cmd_idle;
-            bool have_word = word_head < words.size();
-            top_->in_valid = have_word && !in_idle;
-            top_->in_data = have_word ? words[word_head] : 0;
+            bool have_beat = kLanes * beat_head < beats.size();
+            top_->in_valid = have_beat && !in_idle;
+            set_in_data(have_beat ? &beats[kLanes * beat_head] : kIdleBeat);
             top_->res_ready = !res_idle;
             top_->eval();
 
@@ -164,10 +174,11 @@ class Harness {
             if (cmd_fire) {
                 out[next_cmd].accept_edge = c + 1;
                 const std::vector<uint8_t>& data = reqs[next_cmd].data;
-                for (size_t w = 0; w < (data.size() + 3) / 4; ++w) words.push_back(word_at(data, w));
+                size_t words = kLanes * ((data.size() + kBeatBytes - 1) / kBeatBytes);
+                for (size_t w = 0; w < words; ++w) beats.push_back(word_at(data, w));
                 ++next_cmd;
             }
-            if (in_fire) ++word_head;
+            if (in_fire) ++beat_head;
             tick();
             ++c;
             if (c > kMaxCyclesPerOp) {
@@ -211,27 +222,29 @@ class Harness {
         }
         top_->cmd_valid = 0;
 
-        size_t words = (req.data.size() + 3) / 4;
-        size_t next_word = 0;
+        size_t beats = (req.data.size() + kBeatBytes - 1) / kBeatBytes;
+        size_t next_beat = 0;
         uint64_t cycles = 0;
+        uint32_t beat[kLanes];
         while (!top_->res_valid) {
-            bool offer = next_word < words && !stall();
+            bool offer = next_beat < beats && !stall();
+            for (size_t l = 0; l < kLanes; ++l) beat[l] = word_at(req.data, kLanes * next_beat + l);
             top_->in_valid = offer;
-            top_->in_data = offer ? word_at(req.data, next_word) : 0;
+            set_in_data(offer ? beat : kIdleBeat);
             top_->eval();
             bool in_fire = top_->in_valid && top_->in_ready;
             tick();
             ++cycles;
-            if (in_fire) ++next_word;
+            if (in_fire) ++next_beat;
             if (cycles > kMaxCyclesPerOp) {
                 error = "no result after " + std::to_string(cycles) + " cycles";
                 return false;
             }
         }
         top_->in_valid = 0;
-        if (next_word != words) {
-            error = "kernel consumed " + std::to_string(next_word) + " of " +
-                    std::to_string(words) + " input words";
+        if (next_beat != beats) {
+            error = "kernel consumed " + std::to_string(next_beat) + " of " +
+                    std::to_string(beats) + " input beats";
             return false;
         }
 
@@ -248,6 +261,33 @@ class Harness {
     }
 
   private:
+    static constexpr uint32_t kIdleBeat[kLanes] = {};
+
+    // Drive one beat of kLanes words: word 0 (the first four bytes) goes to
+    // the top bits of in_data.
+    void set_in_data(const uint32_t* lanes) {
+#if TNIC_DATA_W == 32
+        top_->in_data = lanes[0];
+#elif TNIC_DATA_W == 64
+        top_->in_data = (static_cast<uint64_t>(lanes[0]) << 32) | lanes[1];
+#else
+        for (size_t l = 0; l < kLanes; ++l) top_->in_data[kLanes - 1 - l] = lanes[l];
+#endif
+    }
+
+    // The 32-bit words of in_data XORed, as sim/cycle/observation.ts folds them.
+    uint32_t in_data_folded() const {
+#if TNIC_DATA_W == 32
+        return top_->in_data;
+#elif TNIC_DATA_W == 64
+        return static_cast<uint32_t>(top_->in_data >> 32) ^ static_cast<uint32_t>(top_->in_data);
+#else
+        uint32_t v = 0;
+        for (size_t l = 0; l < kLanes; ++l) v ^= top_->in_data[l];
+        return v;
+#endif
+    }
+
     void drive_command(const Request& req) {
         top_->cmd_op = req.op;
         top_->cmd_session = req.session;
@@ -285,7 +325,7 @@ class Harness {
         w[n++] = top_->cmd_ready;
         w[n++] = top_->in_valid;
         w[n++] = top_->in_ready;
-        w[n++] = top_->in_data;
+        w[n++] = in_data_folded();
         w[n++] = top_->res_valid;
         w[n++] = top_->res_ready;
         w[n++] = top_->res_status;

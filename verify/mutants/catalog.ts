@@ -69,8 +69,8 @@ export const MUTANTS: readonly Mutant[] = [
     substitutions: [
       {
         // r_pre is the dispatch status: ST_OK for every VERIFY of a session with a key.
-        find: 'if (r_op == OP_VERIFY && r_status == ST_OK) recv_cnt_mem[r_sess] <= r_recv + 64\'d1;',
-        replace: 'if (r_op == OP_VERIFY && r_pre == ST_OK) recv_cnt_mem[r_sess] <= r_recv + 64\'d1;',
+        find: "if (r_op == OP_VERIFY && r_status == ST_OK) recv_we = 1'b1;",
+        replace: "if (r_op == OP_VERIFY && r_pre == ST_OK) recv_we = 1'b1;",
       },
     ],
   },
