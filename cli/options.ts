@@ -1,4 +1,10 @@
-/** Parsers for CLI option values: each rejects with the value and the accepted range. */
+/**
+ * Parsers for CLI option values, each rejecting with the value and the
+ * accepted range, and checks of output paths that run before a command's work.
+ */
+
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
 import { InputError } from '../sim/errors.ts';
 import { BACKENDS, type Backend } from '../stack/tnic_device.ts';
@@ -22,4 +28,63 @@ export function parseIntOption(name: string, min: number, max: number): (value: 
     }
     return n;
   };
+}
+
+/** Kernel pseudo file systems: recursive mkdir under /proc never returns on Node 20, and /sys takes no files. */
+const PSEUDO_FILE_SYSTEMS = ['/proc', '/sys'];
+
+/**
+ * Reject an output path under /proc or /sys before anything touches it,
+ * following symbolic links of the part of the path that exists.
+ */
+export function rejectPseudoFileSystem(option: string, path: string): void {
+  const absolute = resolve(path);
+  let existing = absolute;
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  let real = existing;
+  try {
+    real = realpathSync(existing);
+  } catch {
+    // An unreadable ancestor: the later write reports it.
+  }
+  for (const root of PSEUDO_FILE_SYSTEMS) {
+    const under = (p: string): boolean => p === root || p.startsWith(`${root}/`);
+    if (under(absolute) || under(real)) {
+      throw new InputError(`${option} ${path} is under ${root}, a kernel file system that takes no output; give a folder elsewhere`);
+    }
+  }
+}
+
+/**
+ * Create the output folder of `option` and check that files can be written
+ * into it, so that a command fails before its work rather than after.
+ * File-system errors propagate as they are; the CLI prints them as one line.
+ */
+export function prepareOutputDir(option: string, dir: string): void {
+  rejectPseudoFileSystem(option, dir);
+  mkdirSync(dir, { recursive: true });
+  const probe = join(dir, `.tnic-write-check-${process.pid}`);
+  writeFileSync(probe, '');
+  rmSync(probe);
+}
+
+/**
+ * Check that the output file of `option` can be written, without changing
+ * an existing file or leaving a new one behind.
+ */
+export function checkOutputFile(option: string, path: string): void {
+  rejectPseudoFileSystem(option, path);
+  let exists = true;
+  try {
+    lstatSync(path);
+  } catch {
+    exists = false;
+  }
+  if (exists) {
+    // Opening for writing without truncation; a dangling or looping symbolic link fails here too.
+    closeSync(openSync(path, 'r+'));
+    return;
+  }
+  closeSync(openSync(path, 'wx'));
+  rmSync(path);
 }

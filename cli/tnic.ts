@@ -3,7 +3,8 @@
  * failures (bad input, Verilator missing, a mismatch), and this file prints
  * its message as one line and exits non-zero. File-system errors on paths
  * the user gave get one line too. Anything else is a bug and keeps its
- * stack trace.
+ * stack trace. When stdout closes early (`tnic ... | head -1`), the command
+ * stops quietly with the exit code it had already set, or 0.
  */
 
 import { Command, CommanderError } from 'commander';
@@ -20,6 +21,23 @@ import { registerRun } from './commands/run.ts';
 import { registerVerify } from './commands/verify.ts';
 import { registerSim } from './commands/sim.ts';
 import { registerWave } from './commands/wave.ts';
+
+/** The reason and the fix of each file-system error code that a path the user gave can cause. */
+const FILE_SYSTEM_ERRORS: Record<string, { reason: string; fix: string }> = {
+  ENOENT: { reason: 'not found', fix: 'check the path' },
+  EEXIST: { reason: 'already exists', fix: 'check the path' },
+  EISDIR: { reason: 'is a folder, but a file is expected', fix: 'check the path' },
+  ENOTDIR: { reason: 'a part of the path is a file, not a folder', fix: 'check the path' },
+  EACCES: { reason: 'permission denied', fix: 'check the path and its permissions' },
+  EPERM: { reason: 'operation not permitted', fix: 'give a path you may write to' },
+  EROFS: { reason: 'read-only file system', fix: 'give a path on a writable file system' },
+  EBUSY: { reason: 'resource busy or locked', fix: 'stop the program that uses it or give another path' },
+  ENOSPC: { reason: 'no space left on the device', fix: 'free some space or give a path on another file system' },
+  ELOOP: { reason: 'too many levels of symbolic links', fix: 'check the symbolic links on the path' },
+  ENAMETOOLONG: { reason: 'file name too long', fix: 'give a shorter path' },
+};
+
+process.stdout.on('error', stopOnClosedStdout);
 
 const program = new Command();
 program
@@ -58,19 +76,23 @@ try {
   }
 }
 
+/**
+ * Stop without a stack trace when the reader of stdout has gone (EPIPE), as
+ * `head` does after its lines. Exit handlers still run, so baseline servers
+ * remove their socket folders.
+ */
+function stopOnClosedStdout(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(process.exitCode ?? 0);
+}
+
 /** Describe a file-system error on a path the user gave in one line, or return undefined for other errors. */
 function fileSystemError(err: unknown): string | undefined {
   const e = err as NodeJS.ErrnoException;
   if (!(err instanceof Error) || typeof e.code !== 'string' || typeof e.path !== 'string') return undefined;
-  const reasons: Record<string, string> = {
-    ENOENT: 'not found',
-    EEXIST: 'a file exists there, but a folder is expected',
-    EISDIR: 'is a folder, but a file is expected',
-    ENOTDIR: 'a part of the path is a file, not a folder',
-    EACCES: 'permission denied',
-    EROFS: 'read-only file system',
-  };
-  const reason = reasons[e.code];
-  if (reason === undefined) return undefined;
-  return `${e.syscall ?? 'access'} ${e.path} failed: ${reason}; check the path`;
+  const known = FILE_SYSTEM_ERRORS[e.code];
+  if (known === undefined) return undefined;
+  // A recursive mkdir fails with EEXIST only where a file sits in place of a folder.
+  const reason = e.code === 'EEXIST' && e.syscall === 'mkdir' ? 'a file exists there, but a folder is expected' : known.reason;
+  return `${e.syscall ?? 'access'} ${e.path} failed: ${reason}; ${known.fix}`;
 }

@@ -76,6 +76,16 @@ describe('tnic kernel input errors', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('rejects a fractional counter as not an integer', () => {
+    const line = { session: 0, key: KEY, device: 1, counter: 1.5, msg: '', alpha: '00'.repeat(32) };
+    const input = file('fractional-counter.jsonl', [line]);
+    const r = tnic(['kernel', 'verify', '--input', input]);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim().split('\n'), 'exactly one line').toHaveLength(1);
+    expect(r.stderr).toContain(`${input}:1: field 'counter' is 1.5, which is not an integer`);
+    expect(r.stderr, 'no claim about 2^53').not.toContain('2^53');
+  });
+
   it('rejects an unknown backend naming the flag', () => {
     const r = tnic(['kernel', 'attest', '--backend', 'fpga', '--input', file('ok.jsonl', '{}\n')]);
     expect(r.status).toBe(2);

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -335,13 +335,19 @@ describe('pcap output', () => {
     for (const size of [48, 5000, 9000]) net.post(conn, prng.bytes(size));
     net.run();
 
-    const file = join(mkdtempSync(join(tmpdir(), 'tnic-pcap-')), 'sim.pcap');
-    writeFileSync(file, pcap.bytes());
-    const out = execFileSync(
-      'tshark',
-      ['-r', file, '-T', 'fields', '-e', 'frame.protocols', '-e', 'udp.dstport', '-e', 'infiniband.bth.opcode'],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
-    );
+    const dir = mkdtempSync(join(tmpdir(), 'tnic-pcap-'));
+    let out: string;
+    try {
+      const file = join(dir, 'sim.pcap');
+      writeFileSync(file, pcap.bytes());
+      out = execFileSync(
+        'tshark',
+        ['-r', file, '-T', 'fields', '-e', 'frame.protocols', '-e', 'udp.dstport', '-e', 'infiniband.bth.opcode'],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     const rows = out.trim().split('\n').map((line) => line.split('\t'));
     expect(rows.length).toBe(pcap.records);
     for (const [protocols, port, opcode] of rows) {

@@ -130,6 +130,8 @@ describe('systems as node processes', () => {
 
       const summary = await waitForSummary(record);
       expect(summary.finished, `finished: ${summary.line}`).toBe(true);
+    expect(summary.seed, 'workload seed').toBe(seed);
+      expect(summary.seed, 'workload seed').toBe(seed);
       expect(summary.operations, 'operations').toBe(15);
       expect(summary.completed, 'completed').toBe(15);
 
@@ -152,6 +154,7 @@ describe('systems as node processes', () => {
 
     const summary = await waitForSummary(record);
     expect(summary.finished, `finished: ${summary.line}`).toBe(true);
+    expect(summary.seed, 'workload seed').toBe(seed);
     expect(summary.evidence, 'evidence').toEqual([]);
     // 8 chunks: the source sends 8; each child receives its 4, forwards them and receives the other 4.
     expect(summary.expected, 'expected log lengths').toEqual({ s: 8, c1: 12, c2: 12 });
@@ -168,6 +171,7 @@ describe('systems as node processes', () => {
 
     const summary = await waitForSummary(record);
     expect(summary.finished, `finished: ${summary.line}`).toBe(true);
+    expect(summary.seed, 'workload seed').toBe(seed);
     expect(summary.operations, 'appends and lookups').toBe(24);
     expect(summary.completed, 'completed').toBe(24);
     expect(summary.appended, 'appended').toBe(12);
@@ -216,6 +220,17 @@ describe.concurrent('tnic cluster input errors', () => {
       name: 'option of another system',
       args: () => ['cluster', 'up', '--system', 'bft', '--messages', '3', '--dir', join(root, 'e')],
       message: '--messages does not apply to --system bft; use --operations',
+    },
+    {
+      name: 'workload option of echo',
+      args: () => ['cluster', 'up', '--operations', '3', '--dir', join(root, 'f')],
+      // The line starts with the one option given, so no option the user left out is named.
+      message: 'error: --operations does not apply to --system echo; use --messages',
+    },
+    {
+      name: 'two workload options of echo',
+      args: () => ['cluster', 'up', '--processes', '2', '--seed', '4', '--dir', join(root, 'g')],
+      message: 'error: --processes and --seed do not apply to --system echo',
     },
     {
       name: 'used folder',

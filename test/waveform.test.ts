@@ -33,3 +33,34 @@ describe('VCD traces of model and RTL', () => {
     expect(d.first?.b).toBe('7');
   });
 });
+
+describe('wave diff parsing', () => {
+  const header = ['$timescale 1ps $end', '$scope module TOP $end', '$var wire 4 ! bus [3:0] $end', '$upscope $end'];
+
+  function vcd(name: string, changes: string[]): string {
+    const path = join(dir, name);
+    writeFileSync(path, [...header, '$enddefinitions $end', '#0', ...changes, ''].join('\n'));
+    return path;
+  }
+
+  it('accepts x and z digits in either case', () => {
+    const a = vcd('xz-lower.vcd', ['bxz01 !', '#10', 'b0000 !']);
+    const b = vcd('xz-upper.vcd', ['bXZ01 !', '#10', 'b0000 !']);
+    const d = diffVcd(a, b);
+    expect(d.first, JSON.stringify(d.first)).toBeUndefined();
+    expect(d.common, 'signals in both').toBe(1);
+  });
+
+  it.each(['bZQ', 'b', 'b012', 'b1_0'])('rejects the vector value %s with file and line', (value) => {
+    const good = vcd('good.vcd', ['b0000 !']);
+    const bad = vcd('bad.vcd', ['b0000 !', '#10', `${value} !`]);
+    // The value is on line 9, after four header lines, $enddefinitions, #0, the first change and #10.
+    expect(() => diffVcd(good, bad)).toThrow(`${bad}:9: value '${value}' is not a VCD vector value`);
+  });
+
+  it('rejects a vector value without an identifier', () => {
+    const good = vcd('good-id.vcd', ['b0000 !']);
+    const bad = vcd('no-id.vcd', ['b0000 !', '#10', 'b0101']);
+    expect(() => diffVcd(good, bad)).toThrow(`${bad}:9: value 'b0101' has no identifier after it`);
+  });
+});

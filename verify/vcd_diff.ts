@@ -76,8 +76,10 @@ export function parseVcd(path: string): Vcd {
       } else if (t.startsWith('$')) {
         continue; // $enddefinitions, $dumpvars, $end and the like carry no value.
       } else if (/^[bBrR]/.test(t)) {
-        id = fields[++k] ?? '';
         value = t.slice(1);
+        checkVectorValue(t, where);
+        id = fields[++k] ?? '';
+        if (id === '') throw new InputError(`${where}: value '${t.slice(0, 40)}' has no identifier after it; check the file`);
       } else if (/^[01xXzZ]/.test(t)) {
         id = t.slice(1);
         value = t[0]!;
@@ -89,6 +91,23 @@ export function parseVcd(path: string): Vcd {
     }
   });
   return { timescale, end: time, names, changes };
+}
+
+/**
+ * Check a vector or real value change token: `b` (or `B`) followed by the
+ * digits 0, 1, x and z in either case, or `r` (or `R`) followed by a number.
+ */
+function checkVectorValue(token: string, where: string): void {
+  const excerpt = token.length > 40 ? `${token.slice(0, 40)}...` : token;
+  const digits = token.slice(1);
+  if (/^[bB]/.test(token) && !/^[01xXzZ]+$/.test(digits)) {
+    throw new InputError(
+      `${where}: value '${excerpt}' is not a VCD vector value; use b followed by the digits 0, 1, x or z`,
+    );
+  }
+  if (/^[rR]/.test(token) && (digits.trim() === '' || !Number.isFinite(Number(digits)))) {
+    throw new InputError(`${where}: value '${excerpt}' is not a VCD real value; use r followed by a number`);
+  }
 }
 
 /** Convert a value to a canonical string: binary digits as a hex number, x and z kept. */

@@ -12,7 +12,7 @@ import { generateTransactions } from '../../verify/cosim.ts';
 import { lockstep } from '../../verify/lockstep.ts';
 import { traceBoth } from '../../verify/trace_run.ts';
 import { RtlKernel } from '../../verify/rtl_bridge.ts';
-import { parseIntOption } from '../options.ts';
+import { parseIntOption, prepareOutputDir } from '../options.ts';
 
 export function registerCosim(program: Command): void {
   program
@@ -37,6 +37,7 @@ export function registerCosim(program: Command): void {
     .option('--vcd-count <n>', 'transactions to trace with --vcd', parseIntOption('--vcd-count', 1, 100_000), 100)
     .action(async (opts: { seed?: number; count: number; stalls: number; vcd?: string; vcdCount: number }) => {
       const seed = opts.seed ?? randomSeed();
+      if (opts.vcd) prepareOutputDir('--vcd', opts.vcd);
       console.log(`cosim: seed ${seed}, ${opts.count} transactions, stalls ${opts.stalls}% per channel`);
       if (opts.vcd) {
         const requests = generateTransactions(seed, Math.min(opts.vcdCount, opts.count)).map((t) => t.request);

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { InputError, TnicError } from '../../sim/errors.ts';
 import type { AttestationKernel, KernelRequest, KernelResult } from '../../sim/kernel_port.ts';
 import { openKernel, type Backend } from '../../stack/kernel_backend.ts';
-import { FieldReader, readJsonLines } from '../jsonl.ts';
+import { FieldReader, readJsonLines, type JsonRecord } from '../jsonl.ts';
 import { BACKEND_HELP, parseBackend, parseIntOption } from '../options.ts';
 
 /** A kernel request and, for a request that comes from an input line, how to print its result. */
@@ -67,12 +67,16 @@ interface LineStep {
  * Read every line of `input` with `readLine` and return the steps: SET_ID
  * first, then each line's step, preceded by a LOAD_KEY when its session is new.
  */
-function buildSteps(input: string, device: number, readLine: (where: string, f: FieldReader) => LineStep): Step[] {
+function buildSteps(
+  input: string,
+  device: number,
+  readLine: (where: string, f: FieldReader, record: JsonRecord) => LineStep,
+): Step[] {
   const steps: Step[] = [{ request: { op: 'set-id', device } }];
   const keys = new KeyLoader();
   for (const { line, record } of readJsonLines(input)) {
     const where = `${input}:${line}`;
-    const { session, key, step } = readLine(where, new FieldReader(where, record));
+    const { session, key, step } = readLine(where, new FieldReader(where, record), record);
     keys.load(where, session, key, steps);
     steps.push(step);
   }
@@ -93,17 +97,32 @@ function attestSteps(input: string, device: number): Step[] {
 }
 
 function verifySteps(input: string, device: number): Step[] {
-  return buildSteps(input, device, (_where, f) => {
+  return buildSteps(input, device, (where, f, record) => {
     const session = f.session();
     const key = f.hex('key');
     const sender = f.u32('device');
-    const counter = f.counter('counter');
+    const counter = readCounter(where, f, record);
     const msg = f.hex('msg');
     const tag = f.tag('alpha');
     const print = (r: KernelResult): string =>
       JSON.stringify({ accepted: r.status === 'ok', reason: r.status, cycles: r.cycles });
     return { session, key, step: { request: { op: 'verify', session, device: sender, counter, tag, msg }, print } };
   });
+}
+
+/**
+ * Read the counter field. A JSON number with a fraction is rejected as not
+ * an integer here, before the reader's check for numbers beyond 2^53, which
+ * would misname it.
+ */
+function readCounter(where: string, f: FieldReader, record: JsonRecord): bigint {
+  const value = record.counter;
+  if (typeof value === 'number' && Number.isFinite(value) && !Number.isInteger(value)) {
+    throw new InputError(
+      `${where}: field 'counter' is ${value}, which is not an integer; give the counter as a decimal string such as "5"`,
+    );
+  }
+  return f.counter('counter');
 }
 
 export function registerKernel(program: Command): void {

@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 
 import { Tnic } from '../../api/tnic_api.ts';
-import { InputError } from '../../sim/errors.ts';
+import { InputError, TnicError } from '../../sim/errors.ts';
 import { DeviceHardware } from '../../stack/bootstrap/device_controller.ts';
 import { toHex } from '../../stack/bootstrap/certificates.ts';
 import type { Backend } from '../../stack/kernel_backend.ts';
@@ -41,8 +41,8 @@ import { MAX_OPERATIONS, MAX_PROCESSES } from '../../systems/node/system_config.
 import { SystemNode } from '../../systems/node/system_node.ts';
 import type { Summary } from '../../systems/node/system_role.ts';
 import { TnicNode, type NodeOutput } from '../../systems/node/tnic_node.ts';
-import { checkJepsenLog } from '../../verify/linearizability.ts';
-import { BACKEND_HELP, parseBackend, parseIntOption } from '../options.ts';
+import { checkJepsenLog, HistoryFormatError, type Verdict } from '../../verify/linearizability.ts';
+import { BACKEND_HELP, parseBackend, parseIntOption, rejectPseudoFileSystem } from '../options.ts';
 
 const DEFAULT_CLUSTER_DIR = 'build/cluster';
 const DEFAULT_MESSAGES = 10;
@@ -106,8 +106,10 @@ export function registerNode(program: Command): void {
     )
     .option('--seed <n>', 'seed of the client workload (0..4294967295, default 1)', parseIntOption('--seed', 0, 0xffff_ffff))
     .action(async (opts: ClusterUpOptions) => {
+      const layout = clusterLayout(opts);
+      rejectPseudoFileSystem('--dir', opts.dir);
       const log = (line: string): void => console.error(line);
-      const record = await startCluster({ layout: clusterLayout(opts), dir: opts.dir, backend: opts.backend, log });
+      const record = await startCluster({ layout, dir: opts.dir, backend: opts.backend, log });
       printStarted(record, opts.dir);
     });
 
@@ -138,18 +140,18 @@ function parseSystem(value: string): ClusterSystem {
 function clusterLayout(opts: ClusterUpOptions): ClusterLayout {
   const { system } = opts;
   const size = opts.nodes ?? DEFAULT_SIZES[system];
-  const reject = (option: string, fix: string): never => {
-    throw new InputError(`${option} does not apply to --system ${system}; ${fix}`);
+  const reject = (options: string[], fix: string): never => {
+    const verb = options.length === 1 ? 'does' : 'do';
+    throw new InputError(`${listWords(options)} ${verb} not apply to --system ${system}; ${fix}`);
   };
   if (system === 'echo') {
-    if (opts.processes !== undefined || opts.operations !== undefined || opts.seed !== undefined) {
-      reject('--processes, --operations and --seed', 'use --messages for the echo workload');
-    }
+    const givenOptions = (['processes', 'operations', 'seed'] as const).filter((name) => opts[name] !== undefined);
+    if (givenOptions.length > 0) reject(givenOptions.map((name) => `--${name}`), 'use --messages for the echo workload');
     return echoLayout(size, opts.messages ?? DEFAULT_MESSAGES);
   }
-  if (opts.messages !== undefined) reject('--messages', 'use --operations (and --processes) for the workload');
+  if (opts.messages !== undefined) reject(['--messages'], 'use --operations (and --processes) for the workload');
   if (system === 'peerreview' && opts.processes !== undefined) {
-    reject('--processes', 'PeerReview has one source; give the chunks with --operations');
+    reject(['--processes'], 'PeerReview has one source; give the chunks with --operations');
   }
   const workload = {
     processes: opts.processes ?? DEFAULT_PROCESSES,
@@ -157,6 +159,12 @@ function clusterLayout(opts: ClusterUpOptions): ClusterLayout {
     seed: opts.seed ?? 1,
   };
   return systemLayout(system, size, workload);
+}
+
+/** Join words as "a", "a and b" or "a, b and c". */
+function listWords(words: string[]): string {
+  if (words.length <= 1) return words.join('');
+  return `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]!}`;
 }
 
 function printStarted(record: ClusterRecord, dirOption: string): void {
@@ -176,29 +184,86 @@ function printStarted(record: ClusterRecord, dirOption: string): void {
   console.log(`stop with: tnic cluster down --dir ${dirOption}`);
 }
 
+/**
+ * Print the processes of a cluster and its driver's progress or summary.
+ * Exits like `tnic lincheck` on the driver's history: 0 linearizable, 1 not
+ * linearizable, 2 unknown; 1 when the driver exited without a summary.
+ */
 function printStatus(record: ClusterRecord): void {
-  const running = record.nodes.filter((n) => isNodeRunning(n)).length;
+  // Read before the summary file, so a driver that exits after writing it is never taken for a crash.
+  const running = new Set(record.nodes.filter((n) => isNodeRunning(n)).map((n) => n.name));
   const system = record.system ?? 'echo';
-  console.log(`${system} cluster in ${record.dir}: ${running} of ${record.nodes.length} processes running`);
+  console.log(`${system} cluster in ${record.dir}: ${running.size} of ${record.nodes.length} processes running`);
   for (const node of record.nodes) {
-    const state = isNodeRunning(node) ? 'running' : 'exited';
+    const state = running.has(node.name) ? 'running' : 'exited';
     console.log(`  ${node.name}  ${node.role ?? 'echo'}  pid ${node.pid}  ${state}  log ${node.stderr}`);
   }
   const driver = record.driver;
   if (driver === undefined) return;
+  const driverNode = record.nodes.find((n) => n.name === driver.name)!;
+
   if (!existsSync(driver.summary)) {
-    const node = record.nodes.find((n) => n.name === driver.name)!;
-    const progress = lastEvent(node.stdout, 'progress');
-    const done = progress === undefined ? 'no progress reported yet' : `${String(progress.completed)} of ${String(progress.operations)} done`;
-    console.log(`${driver.name}: not finished, ${done}; follow it with: tail -f ${node.stderr}`);
+    if (!running.has(driver.name)) {
+      const exited = record.nodes.filter((n) => !running.has(n.name));
+      const subject = running.size === 0 ? 'the processes' : `the ${driver.name}`;
+      throw new TnicError(
+        'cluster-failed',
+        `${subject} exited before the ${driver.name} wrote its summary ${driver.summary}; ` +
+          `see the logs: ${exited.map((n) => n.stderr).join(', ')}`,
+      );
+    }
+    const progress = lastEvent(driverNode.stdout, 'progress');
+    const done =
+      progress === undefined
+        ? 'no progress reported yet'
+        : `${String(progress.completed)} of ${String(progress.operations)} done`;
+    console.log(`${driver.name}: not finished, ${done}; follow it with: tail -f ${driverNode.stderr}`);
     return;
   }
-  const summary = JSON.parse(readFileSync(driver.summary, 'utf8')) as Summary;
+
+  const summary = readSummary(driver.summary, driver.name);
   console.log(`${driver.name}: ${summary.finished ? 'finished' : 'stopped'}, ${summary.line}`);
   console.log(`summary ${driver.summary}`);
   if (driver.history !== undefined && existsSync(driver.history)) {
-    const verdict = checkJepsenLog(readFileSync(driver.history, 'utf8'), {}, driver.history).verdict;
-    console.log(`history ${driver.history}: ${verdict}`);
+    const verdict = checkHistory(driver.history, driver.name);
+    const words = verdict === 'not-linearizable' ? 'not linearizable' : verdict;
+    console.log(`history ${driver.history}: ${words}`);
+    if (verdict === 'unknown') {
+      console.log(`the check ran out of time; run: tnic lincheck ${driver.history} --time-budget MS`);
+    }
+    process.exitCode = VERDICT_EXIT_CODES[verdict];
+  }
+}
+
+const VERDICT_EXIT_CODES: Record<Verdict, number> = { linearizable: 0, 'not-linearizable': 1, unknown: 2 };
+
+/** Read the driver's summary file; a damaged one is an input error naming the file. */
+function readSummary(path: string, driver: string): Summary {
+  const damaged = (problem: string): InputError =>
+    new InputError(
+      `summary file ${path} ${problem}; if the ${driver} is still writing it, run status again, ` +
+        'else the file was edited: remove it and start a new cluster',
+    );
+  let summary: unknown;
+  try {
+    summary = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    throw damaged('is not valid JSON');
+  }
+  const fields = summary as Partial<Summary> | null;
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw damaged('is not a JSON object');
+  if (typeof fields.finished !== 'boolean') throw damaged("has no boolean field 'finished'");
+  if (typeof fields.line !== 'string') throw damaged("has no string field 'line'");
+  return summary as Summary;
+}
+
+/** Check the driver's Jepsen history; a malformed one is an input error naming the file and line. */
+function checkHistory(path: string, driver: string): Verdict {
+  try {
+    return checkJepsenLog(readFileSync(path, 'utf8'), {}, path).verdict;
+  } catch (err) {
+    if (!(err instanceof HistoryFormatError)) throw err;
+    throw new InputError(`${err.message}; the ${driver} writes this history, so it was edited or cut short`);
   }
 }
 

@@ -14,7 +14,7 @@ import { registerRunSystems } from './run_systems.ts';
 const MAX_ENTRIES = 10_000_000;
 
 export function registerRun(program: Command): void {
-  const run = program.command('run').description('run a system built on the TNIC API (A2M, BFT, chain replication)');
+  const run = program.command('run').description('run a system built on the TNIC API (A2M, BFT, chain replication, PeerReview)');
 
   run
     .command('a2m')

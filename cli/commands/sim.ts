@@ -14,7 +14,7 @@
  */
 
 import { createHmac } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 
@@ -31,7 +31,7 @@ import { PATH_KINDS, STAGES } from '../../sim/nic/network.ts';
 import { PcapWriter } from '../../sim/nic/pcap.ts';
 import { DEFAULT_PROFILES_FILE, getProfile, loadProfiles, type Profile } from '../../sim/nic/profiles.ts';
 import { SslServerKernel } from '../../stack/baselines/ssl_server_kernel.ts';
-import { parseIntOption } from '../options.ts';
+import { checkOutputFile, parseIntOption, prepareOutputDir } from '../options.ts';
 
 const MAX_SIZE = 1 << 24;
 
@@ -47,9 +47,12 @@ export function registerSim(program: Command): void {
     .option('--profiles <file>', 'profile file (JSON)', DEFAULT_PROFILES_FILE)
     .option('--no-measured', 'skip measuring the CPU baselines on this machine (about 1 s plus 0.5 s per size)')
     .action(async (opts: SimOptions) => {
-      const profiles = loadProfiles(opts.profiles);
+      const profiles = readProfiles(opts.profiles);
       const profile = getProfile(profiles, opts.profile);
       for (const size of opts.sizes) messageBytes(profile, size);
+      // Outputs are checked before the simulation, which can take minutes, rather than after it.
+      if (opts.out !== undefined) prepareOutputDir('--out', opts.out);
+      if (opts.pcap !== undefined) checkOutputFile('--pcap', opts.pcap);
       const seed = opts.seed ?? randomSeed();
       const pcap = opts.pcap === undefined ? undefined : new PcapWriter();
       console.error(`sim: profile ${profile.name}, sizes ${opts.sizes.join(', ')}, seed ${seed}`);
@@ -71,7 +74,6 @@ export function registerSim(program: Command): void {
       console.log(table);
 
       if (opts.out !== undefined) {
-        mkdirSync(opts.out, { recursive: true });
         const base = join(opts.out, `sim-${profile.name}`);
         const baselines = { modelled, measured: measured ?? null };
         writeFileSync(`${base}.json`, JSON.stringify({ profile, seed, results, anchors, baselines }, null, 2) + '\n');
@@ -93,6 +95,17 @@ interface SimOptions {
   seed?: number;
   profiles: string;
   measured: boolean;
+}
+
+/** Load the --profiles file, naming the option and the default file when it does not exist. */
+function readProfiles(file: string): Map<string, Profile> {
+  if (!existsSync(file)) {
+    throw new InputError(`--profiles ${file} not found; give a profile file, or leave the option out for ${DEFAULT_PROFILES_FILE}`);
+  }
+  if (statSync(file).isDirectory()) {
+    throw new InputError(`--profiles ${file} is a folder; give a profile file such as ${DEFAULT_PROFILES_FILE}`);
+  }
+  return loadProfiles(file);
 }
 
 function parseSizes(value: string): number[] {

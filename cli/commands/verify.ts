@@ -71,6 +71,34 @@ async function runBootstrapCheck(): Promise<void> {
   if (bad > 0) throw new TnicError('bootstrap-violated', `${bad} strategies violate a bootstrapping property; see above`);
 }
 
+type Mode = 'mutants' | 'protocol' | 'rtl' | 'bootstrap';
+
+/** The options each mode reads, by commander attribute name; --rtl and --bootstrap take none. */
+const MODE_OPTIONS: Record<Mode, readonly string[]> = {
+  mutants: ['seed', 'count', 'target', 'only'],
+  protocol: ['sessions', 'messages', 'compromise', 'checker', 'depth', 'mutant', 'authRule'],
+  rtl: [],
+  bootstrap: [],
+};
+
+/**
+ * Reject an option given on the command line that none of the selected
+ * modes reads, which would otherwise be ignored without a word.
+ */
+function rejectUnusedOptions(opts: VerifyOptions, command: Command): void {
+  const modes = (Object.keys(MODE_OPTIONS) as Mode[]).filter((mode) => opts[mode]);
+  const read = new Set(modes.flatMap((mode) => MODE_OPTIONS[mode]));
+  for (const [owner, names] of Object.entries(MODE_OPTIONS)) {
+    for (const name of names) {
+      const source = command.getOptionValueSource(name);
+      if (source === undefined || source === 'default' || read.has(name)) continue;
+      const flag = command.options.find((option) => option.attributeName() === name)?.long ?? name;
+      const selected = modes.map((mode) => `--${mode}`).join(' or ');
+      throw new InputError(`${flag} does not apply to ${selected}; it is an option of --${owner}, so remove it or add --${owner}`);
+    }
+  }
+}
+
 interface VerifyOptions {
   mutants: boolean;
   protocol: boolean;
@@ -187,13 +215,14 @@ export function registerVerify(program: Command): void {
     .option('--count <n>', 'co-simulation transactions per mutant', parseIntOption('--count', 1, 1_000_000), 2000)
     .option('--target <which>', 'mutants of the model, the rtl, or all', parseTarget, 'all')
     .option('--only <names>', 'run only these mutants, comma-separated', parseNames)
-    .action(async (opts: VerifyOptions) => {
+    .action(async (opts: VerifyOptions, command: Command) => {
       if (!opts.mutants && !opts.protocol && !opts.rtl && !opts.bootstrap) {
         throw new InputError(
           'no check selected: pass --protocol to model-check the protocol, --rtl to prove the RTL properties, ' +
             '--bootstrap to attack bootstrapping, or --mutants to run the mutation kill table',
         );
       }
+      rejectUnusedOptions(opts, command);
       if (opts.rtl) runRtlProofs();
       if (opts.bootstrap) await runBootstrapCheck();
       if (opts.protocol) await runProtocol(opts);

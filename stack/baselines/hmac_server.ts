@@ -7,11 +7,15 @@
  * Started by SslServerKernel as `node --import tsx hmac_server.ts SOCKET`.
  * Writes "listening" on stdout once the socket accepts connections, serves
  * the first connection only, and exits when that connection closes, when
- * stdin closes (the parent died), or when no device connects within
- * CONNECT_TIMEOUT_MS. Logs its start and end on stderr, never a key.
+ * stdin closes (the parent died), on SIGINT, SIGTERM or SIGHUP (Ctrl-C
+ * reaches the whole process group), or when no device connects within
+ * CONNECT_TIMEOUT_MS. On every exit it removes its socket and the socket's
+ * folder, if empty. Logs its start and end on stderr, never a key.
  */
 
+import { rmdirSync, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
+import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 
 import { SoftwareAttestationCore } from './software_core.ts';
@@ -46,6 +50,8 @@ function main(): void {
     process.exit(2);
   }
 
+  // Registered before listening, so no exit path leaves the socket behind.
+  process.on('exit', () => removeSocket(socketPath));
   const core = new SoftwareAttestationCore();
   let device: Socket | undefined;
   const stop = (reason: string): void => {
@@ -72,6 +78,7 @@ function main(): void {
   const connectTimer = setTimeout(() => stop(`no device connected within ${CONNECT_TIMEOUT_MS} ms`), CONNECT_TIMEOUT_MS);
   process.stdin.on('end', () => stop('stdin closed, so the parent process is gone'));
   process.stdin.resume();
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => stop(`received ${signal}`));
 
   server.on('error', (err) => {
     log(`cannot listen on ${socketPath}: ${err.message}`);
@@ -81,6 +88,20 @@ function main(): void {
     log(`listening on ${socketPath}`);
     process.stdout.write('listening\n');
   });
+}
+
+/**
+ * Remove the socket file and then its folder, which SslServerKernel made for
+ * this server alone. rmdir removes only an empty folder, so a socket path in
+ * a shared folder leaves that folder alone.
+ */
+function removeSocket(socketPath: string): void {
+  rmSync(socketPath, { force: true });
+  try {
+    rmdirSync(dirname(socketPath));
+  } catch {
+    // Not empty, or the parent removed it first.
+  }
 }
 
 main();

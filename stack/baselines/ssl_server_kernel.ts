@@ -8,6 +8,12 @@
  * port cannot carry throws the same InputError as on the model. close()
  * ends the connection, waits for the server to exit (killing it after
  * EXIT_TIMEOUT_MS) and removes the socket directory.
+ *
+ * Without close(), the directory is still removed. On process.exit(), as
+ * on a closed stdout, an exit handler of this process kills the servers it
+ * started and removes their directories. The server removes its own on
+ * SIGINT, SIGTERM and SIGHUP, and when its stdin closes because this
+ * process died. Only SIGKILL of both processes leaves it behind.
  */
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -32,6 +38,32 @@ const STARTUP_TIMEOUT_MS = 30_000;
 const EXIT_TIMEOUT_MS = 5_000;
 /** Characters of the server's stderr kept for error messages. */
 const STDERR_TAIL = 2000;
+
+/** Socket directories and servers of devices not yet closed, for the exit handler. */
+const openServers = new Map<string, ChildProcessWithoutNullStreams>();
+let exitHandlerInstalled = false;
+
+function trackServer(socketDir: string, child: ChildProcessWithoutNullStreams): void {
+  if (!exitHandlerInstalled) {
+    process.on('exit', removeOpenServers);
+    exitHandlerInstalled = true;
+  }
+  openServers.set(socketDir, child);
+}
+
+/** Exit handler: runs synchronously, so it can only signal the servers, not wait for them. */
+function removeOpenServers(): void {
+  for (const [socketDir, child] of openServers) {
+    child.kill('SIGKILL');
+    rmSync(socketDir, { recursive: true, force: true });
+  }
+  openServers.clear();
+}
+
+function releaseServer(socketDir: string): void {
+  openServers.delete(socketDir);
+  rmSync(socketDir, { recursive: true, force: true });
+}
 
 interface Pending {
   resolve(results: KernelResult[]): void;
@@ -73,6 +105,7 @@ export class SslServerKernel implements BaselineKernel {
     const child = spawn(process.execPath, ['--import', TSX_LOADER, SERVER_FILE, socketPath], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
+    trackServer(socketDir, child);
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-STDERR_TAIL);
@@ -85,7 +118,7 @@ export class SslServerKernel implements BaselineKernel {
       return new SslServerKernel(child, socket, socketDir, () => stderr);
     } catch (err) {
       child.kill('SIGKILL');
-      rmSync(socketDir, { recursive: true, force: true });
+      releaseServer(socketDir);
       throw err;
     }
   }
@@ -132,7 +165,7 @@ export class SslServerKernel implements BaselineKernel {
     const timer = setTimeout(() => this.#child.kill('SIGKILL'), EXIT_TIMEOUT_MS);
     await exited;
     clearTimeout(timer);
-    rmSync(this.#socketDir, { recursive: true, force: true });
+    releaseServer(this.#socketDir);
   }
 
   #send(frame: DeviceFrame): Promise<KernelResult[]> {

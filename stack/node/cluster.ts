@@ -250,14 +250,80 @@ export function findCluster(dirOption: string): ClusterRecord {
 
 export function readCluster(dir: string): ClusterRecord {
   const path = join(dir, CLUSTER_FILE);
+  let value: unknown;
   try {
-    const record = JSON.parse(readFileSync(path, 'utf8')) as ClusterRecord;
-    if (!Array.isArray(record.nodes)) throw new Error('no nodes list');
-    return record;
+    value = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new InputError(`cluster file ${path} is unreadable (${(err as Error).message}); stop its processes by hand`);
   }
+  checkClusterRecord(value, path);
+  return value;
 }
+
+/**
+ * Check the fields of a cluster file that status and down use, so that a
+ * damaged file gives an error naming the field rather than "undefined" in
+ * the output or a signal to a wrong pid.
+ */
+function checkClusterRecord(value: unknown, path: string): asserts value is ClusterRecord {
+  const fail = (field: string, problem: string): never => {
+    throw new InputError(
+      `cluster file ${path}: field '${field}' ${problem}; cluster up writes it, so the file was edited or cut short. ` +
+        `Restore it, or stop the processes by hand and start a new cluster`,
+    );
+  };
+  const check = (record: Record<string, unknown>, field: string, label: string, type: ClusterFieldType): void => {
+    const problem = clusterFieldProblem(record[field], type);
+    if (problem !== undefined) fail(label, problem);
+  };
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+  if (!isObject(value)) return fail('(top level)', 'is not a JSON object');
+  check(value, 'dir', 'dir', 'string');
+  check(value, 'backend', 'backend', 'string');
+  check(value, 'system', 'system', 'string?');
+  if (!Array.isArray(value.nodes) || value.nodes.length === 0) fail('nodes', 'is missing or empty');
+  const nodes = value.nodes as unknown[];
+  nodes.forEach((node, i) => {
+    if (!isObject(node)) return fail(`nodes[${i}]`, 'is not an object');
+    for (const [field, type] of Object.entries(CLUSTER_NODE_FIELDS)) check(node, field, `nodes[${i}].${field}`, type);
+  });
+  if (value.driver === undefined) return;
+  if (!isObject(value.driver)) return fail('driver', 'is not an object');
+  for (const field of ['name', 'summary'] as const) check(value.driver, field, `driver.${field}`, 'string');
+  check(value.driver, 'history', 'driver.history', 'string?');
+  const driverName = value.driver.name;
+  if (!nodes.some((node) => (node as ClusterNode).name === driverName)) {
+    fail('driver.name', `names ${JSON.stringify(driverName)}, which is none of the nodes`);
+  }
+}
+
+/** A field type of a cluster file; `?` marks a field that files of earlier versions lack. */
+type ClusterFieldType = 'string' | 'string?' | 'integer' | 'pid';
+
+/** Describe what is wrong with a cluster file field, or return undefined when it is valid. */
+function clusterFieldProblem(found: unknown, type: ClusterFieldType): string | undefined {
+  if (found === undefined) return type === 'string?' ? undefined : 'is missing';
+  const text = JSON.stringify(found);
+  const excerpt = text.length > 40 ? `${text.slice(0, 40)}...` : text;
+  if (type === 'string' || type === 'string?') {
+    return typeof found === 'string' && found !== '' ? undefined : `is ${excerpt}, not a non-empty string`;
+  }
+  const integer = typeof found === 'number' && Number.isSafeInteger(found);
+  if (type === 'pid') return integer && found > 0 ? undefined : `is ${excerpt}, not a process id`;
+  return integer && found >= 0 ? undefined : `is ${excerpt}, not an integer`;
+}
+
+const CLUSTER_NODE_FIELDS: Record<string, ClusterFieldType> = {
+  name: 'string',
+  role: 'string?',
+  device: 'integer',
+  port: 'integer',
+  pid: 'pid',
+  config: 'string',
+  stdout: 'string',
+  stderr: 'string',
+};
 
 /**
  * True while the process `node.pid` runs this node's config. The command

@@ -102,6 +102,13 @@ export function readNodeConfig(path: string): NodeConfig {
 }
 
 export function checkNodeConfig(value: unknown, file: string): NodeConfig {
+  if (typeof value === 'object' && value !== null && 'sessions' in value) {
+    // Checked first, so that no later error quotes a key of a key file given as the config.
+    throw new InputError(
+      `config ${file} has a 'sessions' field, so it looks like a key file; ` +
+        `give the node config to --config and name the key file in its 'keys' field`,
+    );
+  }
   const fields = new Fields(`config ${file}`, value, NODE_FIELDS);
   // Fields are checked in the order a config lists them, so the first error is the first bad field.
   const name = fields.name('name');
@@ -115,7 +122,7 @@ export function checkNodeConfig(value: unknown, file: string): NodeConfig {
     system === undefined || fields.has('peers')
       ? fields.list('peers', 1, N_SESSIONS).map((peer, i) => checkPeer(peer, file, i))
       : [];
-  const keys = fields.optionalString('keys');
+  const keys = checkKeyFilePath(fields);
   const bootstrap = fields.optionalObject('bootstrap');
 
   const config: NodeConfig = {
@@ -151,8 +158,20 @@ export function checkNodeConfig(value: unknown, file: string): NodeConfig {
   return config;
 }
 
+/** Read the `keys` field, a path; a bad value is never quoted, because it may be a pasted key. */
+function checkKeyFilePath(fields: Fields): string | undefined {
+  const keys = fields.optionalString('keys', true);
+  if (keys !== undefined && /^[0-9a-fA-F]{16,}$/.test(keys)) {
+    throw new InputError(
+      `${fields.where}: field 'keys' is ${keys.length} hex digits, which looks like a key rather than a path; ` +
+        `put the key into a key file and give the file's path`,
+    );
+  }
+  return keys;
+}
+
 function checkPeer(value: unknown, file: string, index: number): PeerConfig {
-  const fields = new Fields(`config ${file}: peers[${index}]`, value, PEER_FIELDS);
+  const fields = new Fields(`config ${file}`, value, PEER_FIELDS, { path: `peers[${index}]` });
   return {
     name: fields.name('name'),
     address: fields.address('address', '127.0.0.1'),
@@ -174,6 +193,11 @@ function checkPeersDistinct(config: NodeConfig): void {
   config.peers.forEach((peer, i) => {
     const where = `config ${config.file}: peers[${i}]`;
     const endpoint = `${peer.address}:${peer.port}`;
+    if (isOwnEndpoint(config, peer)) {
+      throw new InputError(
+        `${where}: address and port ${endpoint} are this node's own; give the peer's address and port`,
+      );
+    }
     if (seen.name.has(peer.name)) {
       throw new InputError(
         `${where}.name '${peer.name}' is used twice or is this node's name; give each peer its own name`,
@@ -199,38 +223,62 @@ function checkPeersDistinct(config: NodeConfig): void {
 }
 
 /**
+ * True when `peer` is this node's own UDP endpoint. Port 0 lets the OS pick
+ * a port, so it matches no peer; 0.0.0.0 binds every local address.
+ */
+function isOwnEndpoint(config: NodeConfig, peer: PeerConfig): boolean {
+  if (config.port === 0 || peer.port !== config.port) return false;
+  return peer.address === config.address || config.address === '0.0.0.0' || peer.address === '0.0.0.0';
+}
+
+/**
  * Read a key file, `{"sessions": [{"session": N, "key": "hex"}]}`, and check
  * that it contains a key for every peer's session. Key values never appear in
  * an error message.
  */
 export function readKeyFile(path: string, config: NodeConfig): SessionSecret[] {
-  const fields = new Fields(`key file ${path}`, readJsonFile(path, 'key file'), ['sessions']);
-  const secrets = fields.list('sessions', 1, N_SESSIONS).map((entry, i) => {
-    const entryFields = new Fields(`key file ${path}: sessions[${i}]`, entry, ['session', 'key']);
+  const where = `key file ${path}`;
+  const value = readJsonFile(path, 'key file', `named by the 'keys' field of config ${config.file}`);
+  const example = '{"session": 0, "key": "<hex>"}';
+  const options = { secret: true, example: `{"sessions": [${example}]}` };
+  const fields = new Fields(where, value, ['sessions'], options);
+  const secrets = fields.list('sessions', 1, N_SESSIONS, example).map((entry, i) => {
+    const entryFields = new Fields(where, entry, ['session', 'key'], { secret: true, path: `sessions[${i}]`, example });
     return { session: entryFields.integer('session', 0, N_SESSIONS - 1), key: entryFields.key('key') };
   });
-  const sessions = new Set<number>();
-  for (const { session } of secrets) {
-    if (sessions.has(session)) {
-      throw new InputError(`key file ${path}: session ${session} appears twice; keep one key per session`);
+
+  // Entries are named by index only: no value of a key file appears in a message.
+  const firstIndex = new Map<number, number>();
+  secrets.forEach(({ session }, i) => {
+    const first = firstIndex.get(session);
+    if (first !== undefined) {
+      throw new InputError(
+        `${where}: fields 'sessions[${first}].session' and 'sessions[${i}].session' name the same session; ` +
+          'keep one key per session',
+      );
     }
-    sessions.add(session);
-  }
+    firstIndex.set(session, i);
+  });
   for (const peer of config.peers) {
-    if (!sessions.has(peer.session)) {
-      throw new InputError(`key file ${path} has no key for session ${peer.session} of peer ${peer.name}; add it`);
+    if (!firstIndex.has(peer.session)) {
+      throw new InputError(
+        `${where}: field 'sessions' has no key for session ${peer.session} of peer ${peer.name}; ` +
+          `add {"session": ${peer.session}, "key": "<hex>"} to it`,
+      );
     }
   }
   return secrets;
 }
 
-function readJsonFile(path: string, kind: string): unknown {
+/** Read and parse a JSON file; `source` names where its path came from, for the message. */
+function readJsonFile(path: string, kind: string, source?: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw new InputError(`cannot read ${kind} ${path}: ${code}; check the path`);
+    const code = (err as NodeJS.ErrnoException).code ?? 'an unknown error';
+    const from = source === undefined ? '' : ` (${source})`;
+    throw new InputError(`cannot read ${kind} ${path}${from}: ${code}; check the path`);
   }
   try {
     return JSON.parse(text);
@@ -240,23 +288,50 @@ function readJsonFile(path: string, kind: string): unknown {
   }
 }
 
-/** Typed access to the fields of one JSON object; every error names `where` and the field. */
+/** Options of a Fields reader: the path of its object and whether its file contains keys. */
+export interface FieldsOptions {
+  /** Path of the object inside its file, such as `sessions[0]`, put in front of every field name. */
+  path?: string;
+  /**
+   * Set for a file that contains keys: errors then give only the type or
+   * length of a bad value and never quote a value or an unknown field name.
+   */
+  secret?: boolean;
+  /** An object of the expected shape, shown in the fix when the value is not an object. */
+  example?: string;
+}
+
+/**
+ * Typed access to the fields of one JSON object. Every error names `where`
+ * (the file), the field path and the fix. Without `secret`, an error quotes
+ * the bad value unless it looks like key material (a run of 16 or more hex
+ * digits). With `secret`, it never quotes one.
+ */
 export class Fields {
   readonly #record: Record<string, unknown>;
+  readonly #path: string | undefined;
+  readonly #secret: boolean;
 
   constructor(
-    private readonly where: string,
+    readonly where: string,
     value: unknown,
     known: readonly string[],
+    options: FieldsOptions = {},
   ) {
+    this.#path = options.path;
+    this.#secret = options.secret ?? false;
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new InputError(`${where} must be a JSON object`);
+      const subject = this.#path === undefined ? where : `${where}: field '${this.#path}'`;
+      const shape = options.example === undefined ? 'a JSON object' : `a JSON object such as ${options.example}`;
+      throw new InputError(`${subject} is ${describeType(value)}; use ${shape}`);
     }
     this.#record = value as Record<string, unknown>;
     for (const field of Object.keys(this.#record)) {
-      if (!known.includes(field)) {
-        throw new InputError(`${where}: unknown field '${field}'; use only ${known.join(', ')}`);
-      }
+      if (known.includes(field)) continue;
+      const owner = this.#path === undefined ? where : `${where}: field '${this.#path}'`;
+      const hidden = `named by ${count(field.length, 'character', 'characters')} (not shown)`;
+      const name = this.#secret || looksLikeKey(field) ? hidden : `'${field}'`;
+      throw new InputError(`${owner} has an unknown field ${name}; use only ${known.join(', ')}`);
     }
   }
 
@@ -268,7 +343,8 @@ export class Fields {
     const value = this.#record[field];
     if (value === undefined && fallback !== undefined) return fallback;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      throw new InputError(`${this.where}: field '${field}' is ${shown(value)}; use an integer in ${min}..${max}`);
+      const outside = Number.isInteger(value) ? `an integer outside ${min}..${max}` : undefined;
+      this.#reject(field, value, `use an integer in ${min}..${max}`, false, outside);
     }
     return value;
   }
@@ -276,9 +352,7 @@ export class Fields {
   name(field: string): string {
     const value = this.#record[field];
     if (typeof value !== 'string' || !NAME_PATTERN.test(value)) {
-      throw new InputError(
-        `${this.where}: field '${field}' is ${shown(value)}; use 1 to 64 letters, digits, '.', '_' or '-'`,
-      );
+      this.#reject(field, value, "use 1 to 64 letters, digits, '.', '_' or '-'");
     }
     return value;
   }
@@ -286,7 +360,7 @@ export class Fields {
   address(field: string, fallback: string): string {
     const value = this.#record[field] ?? fallback;
     if (typeof value !== 'string' || !isIPv4(value)) {
-      throw new InputError(`${this.where}: field '${field}' is ${shown(value)}; use an IPv4 address such as 127.0.0.1`);
+      this.#reject(field, value, 'use an IPv4 address such as 127.0.0.1');
     }
     return value;
   }
@@ -294,7 +368,7 @@ export class Fields {
   backend(field: string): Backend {
     const value = this.#record[field] ?? 'model';
     if (typeof value !== 'string' || !(BACKENDS as readonly string[]).includes(value)) {
-      throw new InputError(`${this.where}: field '${field}' is ${shown(value)}; use one of: ${BACKENDS.join(', ')}`);
+      this.#reject(field, value, `use one of: ${BACKENDS.join(', ')}`);
     }
     return value as Backend;
   }
@@ -303,25 +377,27 @@ export class Fields {
   choice<T extends string>(field: string, values: readonly T[]): T {
     const value = this.#record[field];
     if (typeof value !== 'string' || !(values as readonly string[]).includes(value)) {
-      throw new InputError(`${this.where}: field '${field}' is ${shown(value)}; use one of: ${values.join(', ')}`);
+      this.#reject(field, value, `use one of: ${values.join(', ')}`);
     }
     return value as T;
   }
 
-  list(field: string, min: number, max: number): unknown[] {
+  /** Read a list of `min` to `max` entries; `example` shows one entry in the fix. */
+  list(field: string, min: number, max: number, example?: string): unknown[] {
     const value = this.#record[field];
     if (!Array.isArray(value) || value.length < min || value.length > max) {
-      const got = Array.isArray(value) ? `a list of ${value.length}` : shown(value);
-      throw new InputError(`${this.where}: field '${field}' is ${got}; use a list of ${min} to ${max} entries`);
+      const entries = example === undefined ? 'entries' : `entries such as ${example}`;
+      this.#reject(field, value, `use a list of ${min} to ${max} ${entries}`);
     }
     return value;
   }
 
-  optionalString(field: string): string | undefined {
+  /** Read an optional non-empty string; `secret` hides a bad value even when the reader does not. */
+  optionalString(field: string, secret = false): string | undefined {
     const value = this.#record[field];
     if (value === undefined) return undefined;
     if (typeof value !== 'string' || value === '') {
-      throw new InputError(`${this.where}: field '${field}' is ${shown(value)}; use a file path`);
+      this.#reject(field, value, 'use a file path', secret);
     }
     return value;
   }
@@ -330,7 +406,7 @@ export class Fields {
     const value = this.#record[field];
     if (value === undefined) return undefined;
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new InputError(`${this.where}: field '${field}' is ${shown(value)}; use an object`);
+      this.#reject(field, value, 'use an object');
     }
     return value as Record<string, unknown>;
   }
@@ -340,17 +416,57 @@ export class Fields {
     const value = this.#record[field];
     const valid = typeof value === 'string' && /^(?:[0-9a-fA-F]{2})+$/.test(value);
     if (!valid || value.length / 2 > MAX_SESSION_KEY_BYTES) {
-      throw new InputError(
-        `${this.where}: field '${field}' is not a key; ` +
-          `use an even number of hex digits for 1..${MAX_SESSION_KEY_BYTES} bytes`,
-      );
+      const fix = `use an even number of hex digits for 1..${MAX_SESSION_KEY_BYTES} bytes`;
+      this.#reject(field, value, fix, true);
     }
     return new Uint8Array(Buffer.from(value, 'hex'));
   }
+
+  /** Return the path of `field` inside its file, for messages. */
+  label(field: string): string {
+    return this.#path === undefined ? field : `${this.#path}.${field}`;
+  }
+
+  /** Throw for a bad `value`; `typeOnly` replaces the type description of a hidden value. */
+  #reject(field: string, value: unknown, fix: string, secret = false, typeOnly?: string): never {
+    const hidden = this.#secret || secret;
+    const described = hidden ? (typeOnly ?? describeType(value)) : shown(value);
+    throw new InputError(`${this.where}: field '${this.label(field)}' is ${described}; ${fix}`);
+  }
 }
 
+/** Quote a value for an error, unless it may contain a key: then give only its type. */
 function shown(value: unknown): string {
   if (value === undefined) return 'missing';
   const text = JSON.stringify(value);
+  if (looksLikeKey(text)) return `${describeType(value)} (not shown: it looks like a key)`;
   return text.length > 40 ? `${text.slice(0, 40)}...` : text;
+}
+
+/** Describe a JSON value by its type and size only, never by its content. */
+function describeType(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `a list of ${count(value.length, 'entry', 'entries')}`;
+  switch (typeof value) {
+    case 'string':
+      return `a string of ${count(value.length, 'character', 'characters')}`;
+    case 'number':
+      return Number.isInteger(value) ? 'an integer' : 'a number that is not an integer';
+    case 'boolean':
+      return 'a boolean';
+    case 'object':
+      return `an object with ${count(Object.keys(value).length, 'field', 'fields')}`;
+    default:
+      return typeof value;
+  }
+}
+
+function count(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** True when `text` contains a run of 16 or more hex digits, which may be (part of) a key. */
+function looksLikeKey(text: string): boolean {
+  return /[0-9a-fA-F]{16,}/.test(text);
 }

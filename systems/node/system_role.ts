@@ -89,8 +89,8 @@ export function processNetwork(network: UdpNetwork): Network {
   };
 }
 
-/** The end of a driver's run, written as its summary file. */
-export interface Summary {
+/** The fields a driver reports at the end of its run; writeSummary adds the workload seed. */
+export interface SummaryFields {
   system: SystemKind;
   process: string;
   /** True when the workload ran to its end; false when the process stopped first. */
@@ -105,11 +105,19 @@ export interface Summary {
   [detail: string]: unknown;
 }
 
+/** The end of a driver's run, written as its summary file. */
+export interface Summary extends SummaryFields {
+  /** Seed of the workload (the config's system.workload.seed), to replay the run. */
+  seed: number;
+}
+
 /**
- * Write `summary` to the file the config names, log its line and emit it
- * as a `summary` event.
+ * Write `fields` and the workload seed to the file the config names, log
+ * the summary's line and emit it as a `summary` event.
  */
-export function writeSummary(context: RoleContext, summary: Summary): void {
+export function writeSummary(context: RoleContext, fields: SummaryFields): void {
+  const { system, process: processName, ...details } = fields;
+  const summary: Summary = { system, process: processName, seed: context.system.workload.seed, ...details };
   const path = context.system.summary;
   if (path === undefined) {
     context.output.log(`summary (no summary file configured): ${summary.line}`);
