@@ -32,6 +32,7 @@ describe('tnic bench all --quick', () => {
     expect(text).toContain('## Attestation kernel');
     expect(text).toContain('## Software attest path');
     expect(text).toContain('### Prototype profile against the published send-path anchors');
+    expect(text).toContain('### Attest latency breakdown (published Figure 6)');
     expect(text).toContain('### Chain replication per device');
     expect(text).toContain('### PeerReview per device, without and with audits');
     expect(text).toContain('## Real mode: systems as processes on this machine');
