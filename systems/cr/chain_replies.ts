@@ -19,19 +19,18 @@
 import { InputError, TnicError } from '../../api/errors.ts';
 import {
   checkClientKeyChain,
-  checkSignedReply,
-  decodeSignedReply,
   type AttestedMessage,
   type ClientKeyCertificate,
-  type SignedReply,
   type TrustRoots,
 } from '../../api/tnic_api.ts';
 import { requestKey, type ClientRequest, type RequestResult } from '../replication/request.ts';
-import type {
-  CertificateFailure,
-  CertifiedReplica,
-  Decision,
-  ReplyRejections,
+import {
+  CountedMessages,
+  openSignedReply,
+  type CertificateFailure,
+  type CertifiedReplica,
+  type Decision,
+  type ReplyRejections,
 } from '../replication/signed_reply_client.ts';
 import type { Output } from '../replication/state_machine.ts';
 import { decodeJson } from '../replication/wire.ts';
@@ -70,8 +69,7 @@ export class ChainReplies {
   rejectedAnnouncements = 0;
 
   #keys: ReadonlyMap<number, Uint8Array>;
-  /** Every counted attested message as device/session/counter. NOTE: nothing prunes it. */
-  #seen = new Set<string>();
+  #seen = new CountedMessages();
   #pending = new Map<string, PendingOperation>();
   #outcomes = new Map<string, string>();
   #epoch = 1;
@@ -199,32 +197,16 @@ export class ChainReplies {
 
   /** Return the attested message of a reply with a valid signature that was not counted before, else count the reason. */
   async #check(bytes: Uint8Array): Promise<AttestedMessage | undefined> {
-    let reply: SignedReply;
-    let message: AttestedMessage;
-    try {
-      ({ reply, message } = decodeSignedReply(bytes));
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      this.rejected.malformed += 1;
+    const opened = await openSignedReply(bytes, this.#keys);
+    if (typeof opened === 'string') {
+      this.rejected[opened] += 1;
       return undefined;
     }
-    const key = this.#keys.get(reply.signer);
-    if (key === undefined) {
-      this.rejected['unknown-signer'] += 1;
-      return undefined;
-    }
-    if (!(await checkSignedReply(reply, key))) {
-      this.rejected['bad-signature'] += 1;
-      return undefined;
-    }
-    // Marked only after the signature is valid, so a forgery cannot block the genuine message.
-    const id = `${message.device}/${message.session}/${message.counter}`;
-    if (this.#seen.has(id)) {
+    if (!this.#seen.add(opened.message)) {
       this.rejected.replayed += 1;
       return undefined;
     }
-    this.#seen.add(id);
-    return message;
+    return opened.message;
   }
 
   #record(device: number, result: RequestResult): Decision | undefined {

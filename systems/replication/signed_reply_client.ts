@@ -92,6 +92,49 @@ interface PendingOperation {
   results: Map<number, string>;
 }
 
+/** Why a signed reply failed before its content was read. */
+export type OpenFailure = 'malformed' | 'unknown-signer' | 'bad-signature';
+
+/**
+ * Decode a signed reply and check its signature with the signer's certified
+ * client key from `keys` (by device id). Returns the reply and its attested
+ * message, or the reason it failed.
+ */
+export async function openSignedReply(
+  bytes: Uint8Array,
+  keys: ReadonlyMap<number, Uint8Array>,
+): Promise<{ reply: SignedReply; message: AttestedMessage } | OpenFailure> {
+  let opened: { reply: SignedReply; message: AttestedMessage };
+  try {
+    opened = decodeSignedReply(bytes);
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    return 'malformed';
+  }
+  const key = keys.get(opened.reply.signer);
+  if (key === undefined) return 'unknown-signer';
+  if (!(await checkSignedReply(opened.reply, key))) return 'bad-signature';
+  return opened;
+}
+
+/**
+ * The attested messages already counted, by device, session and counter.
+ * Add a message only after its signature holds, so a forgery cannot block
+ * the genuine message.
+ * NOTE: grows by one entry per counted reply; nothing prunes it yet.
+ */
+export class CountedMessages {
+  #seen = new Set<string>();
+
+  /** Record `message`; returns false when it was counted before (a replay). */
+  add(message: AttestedMessage): boolean {
+    const id = `${message.device}/${message.session}/${message.counter}`;
+    if (this.#seen.has(id)) return false;
+    this.#seen.add(id);
+    return true;
+  }
+}
+
 export class SignedReplyClient {
   readonly rejected: ReplyRejections = {
     malformed: 0,
@@ -108,11 +151,7 @@ export class SignedReplyClient {
   #byDevice: Map<number, ReplicaIdentity>;
   /** Certified client keys by device id; replicas whose chain failed have none. */
   #keys: ReadonlyMap<number, Uint8Array>;
-  /**
-   * Every counted attested message as device/session/counter.
-   * NOTE: grows by one entry per counted reply; nothing prunes it yet.
-   */
-  #seen = new Set<string>();
+  #seen = new CountedMessages();
   #pending = new Map<string, PendingOperation>();
   /** Accepted output of every completed request, as JSON text, to classify late results. */
   #outcomes = new Map<string, string>();
@@ -201,36 +240,21 @@ export class SignedReplyClient {
 
   /** Return the attested message of a reply that passes every check, else count the reason. */
   async #check(bytes: Uint8Array): Promise<AttestedMessage | undefined> {
-    let reply: SignedReply;
-    let message: AttestedMessage;
-    try {
-      ({ reply, message } = decodeSignedReply(bytes));
-    } catch (error) {
-      if (!(error instanceof InputError)) throw error;
-      this.rejected.malformed += 1;
+    const opened = await openSignedReply(bytes, this.#keys);
+    if (typeof opened === 'string') {
+      this.rejected[opened] += 1;
       return undefined;
     }
-    const key = this.#keys.get(reply.signer);
-    if (key === undefined) {
-      this.rejected['unknown-signer'] += 1;
-      return undefined;
-    }
-    if (!(await checkSignedReply(reply, key))) {
-      this.rejected['bad-signature'] += 1;
-      return undefined;
-    }
+    const message = opened.message;
     const author = this.#byDevice.get(message.device);
     if (author === undefined || author.session !== message.session) {
       this.rejected['unknown-replica'] += 1;
       return undefined;
     }
-    // Marked only after the signature holds, so a forgery cannot block the genuine message.
-    const id = `${message.device}/${message.session}/${message.counter}`;
-    if (this.#seen.has(id)) {
+    if (!this.#seen.add(message)) {
       this.rejected.replayed += 1;
       return undefined;
     }
-    this.#seen.add(id);
     return message;
   }
 
