@@ -92,7 +92,7 @@ interface PendingOperation {
   results: Map<number, string>;
 }
 
-/** Why a signed reply failed before its content was read. */
+/** The reason a signed reply failed before its content was read. */
 export type OpenFailure = 'malformed' | 'unknown-signer' | 'bad-signature';
 
 /**
