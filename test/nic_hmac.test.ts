@@ -30,6 +30,24 @@ describe('HmacSha256', () => {
     }
   });
 
+  it('keeps instances apart when calls interleave', () => {
+    // Every instance shares one message schedule, so a constructor or MAC in between must not leak into the next MAC.
+    const seed = testSeed('nic hmac interleave');
+    const prng = new Prng(seed);
+    const keys = [prng.bytes(32), prng.bytes(32)];
+    const macs = keys.map((key) => new HmacSha256(key));
+    const data = prng.bytes(112);
+    const tag = new Uint8Array(32);
+    for (let i = 0; i < 20; i++) {
+      const keyIndex = i % 2;
+      if (i % 5 === 0) new HmacSha256(prng.bytes(prng.int(0, 100)));
+      const end = 32 + prng.int(0, 80);
+      macs[keyIndex]!.macInto(data, 32, end, tag, 0);
+      const expected = createHmac('sha256', keys[keyIndex]!).update(data.subarray(32, end)).digest('hex');
+      expect(hex(tag), `call ${i}, key ${keyIndex}, data [32, ${end})`).toBe(expected);
+    }
+  });
+
   it('matches node:crypto for random keys, offsets and lengths', () => {
     const seed = testSeed('nic hmac');
     const prng = new Prng(seed);

@@ -19,9 +19,12 @@ const BLOCK_BYTES = 64;
 const K = Int32Array.from(SHA256_K);
 const IV = Int32Array.from(SHA256_IV);
 
-// Scratch space of every instance; macInto never nests, so sharing is safe.
+// Message schedule W[0..63] of the block being compressed, shared by every instance because
+// macInto never nests. loadBlock, finish and macInto fill W[0..15], and compress extends it.
 const schedule = new Int32Array(64);
-const tail = new Uint8Array(2 * BLOCK_BYTES);
+
+/** Bit length of the outer hash's message: one 64-byte key block and the 32-byte inner digest. */
+const OUTER_MESSAGE_BITS = (BLOCK_BYTES + 32) * 8;
 
 export class HmacSha256 {
   readonly #inner = new Int32Array(8);
@@ -36,10 +39,12 @@ export class HmacSha256 {
     for (const [pad, out] of [[0x36, this.#inner], [0x5c, this.#outer]] as const) {
       for (let i = 0; i < BLOCK_BYTES; i++) padded[i] = block[i]! ^ pad;
       out.set(IV);
-      compress(out, padded, 0);
+      loadBlock(padded, 0);
+      compress(out);
     }
     block.fill(0);
     padded.fill(0);
+    schedule.fill(0);
   }
 
   /** Write HMAC(key, data[start, end)) into out[outAt, outAt + 32). */
@@ -47,13 +52,21 @@ export class HmacSha256 {
     const state = this.#state;
     copyState(this.#inner, state);
     let at = start;
-    for (; end - at >= BLOCK_BYTES; at += BLOCK_BYTES) compress(state, data, at);
+    for (; end - at >= BLOCK_BYTES; at += BLOCK_BYTES) {
+      loadBlock(data, at);
+      compress(state);
+    }
     finish(state, data, at, end, BLOCK_BYTES + (end - start));
 
-    // The outer hash takes the 32-byte inner digest: one block with its padding.
-    writeWords(state, tail, 0);
+    // The outer hash takes the 32-byte inner digest as one block whose padding words are
+    // constant, so the digest goes from word to word without a round trip through bytes.
+    const w = schedule;
+    for (let i = 0; i < 8; i++) w[i] = state[i]!;
+    w[8] = 0x80000000 | 0;
+    for (let i = 9; i < 15; i++) w[i] = 0;
+    w[15] = OUTER_MESSAGE_BITS;
     copyState(this.#outer, state);
-    finish(state, tail, 0, 32, BLOCK_BYTES + 32);
+    compress(state);
     writeWords(state, out, outAt);
   }
 }
@@ -62,21 +75,45 @@ function copyState(from: Int32Array, to: Int32Array): void {
   for (let i = 0; i < 8; i++) to[i] = from[i]!;
 }
 
-/** Hash data[at, end) (less than one block) with the padding of a `totalBytes` message. */
+/** Load the big-endian words of the block at data[at, at + 64) into schedule[0..15]. */
+function loadBlock(data: Uint8Array, at: number): void {
+  const w = schedule;
+  for (let t = 0; t < 16; t++) {
+    const i = at + 4 * t;
+    w[t] = (data[i]! << 24) | (data[i + 1]! << 16) | (data[i + 2]! << 8) | data[i + 3]!;
+  }
+}
+
+/**
+ * Hash data[at, end) (less than one block) with the padding of a `totalBytes` message
+ * (FIPS 180-4 section 5.1.1), built straight into the schedule words.
+ */
 function finish(state: Int32Array, data: Uint8Array, at: number, end: number, totalBytes: number): void {
+  const w = schedule;
   const rest = end - at;
-  const blocks = rest + 9 <= BLOCK_BYTES ? 1 : 2;
-  // `data` may be `tail` itself; copy first, then clear what follows.
-  for (let i = 0; i < rest; i++) tail[i] = data[at + i]!;
-  tail[rest] = 0x80;
-  const lengthAt = blocks * BLOCK_BYTES - 8;
-  for (let i = rest + 1; i < lengthAt; i++) tail[i] = 0;
+  for (let t = 0; t < 16; t++) w[t] = 0;
+
+  // Whole words of data, then the word that contains the last 0 to 3 bytes and the 0x80 marker.
+  const whole = rest >> 2;
+  for (let t = 0; t < whole; t++) {
+    const i = at + 4 * t;
+    w[t] = (data[i]! << 24) | (data[i + 1]! << 16) | (data[i + 2]! << 8) | data[i + 3]!;
+  }
+  const partial = rest & 3;
+  let word = 0x80 << (24 - 8 * partial);
+  for (let j = 0; j < partial; j++) word |= data[at + 4 * whole + j]! << (24 - 8 * j);
+  w[whole] = word;
+
   const bits = totalBytes * 8;
   const high = Math.floor(bits / 2 ** 32);
-  writeWord(high, tail, lengthAt);
-  writeWord(bits - high * 2 ** 32, tail, lengthAt + 4);
-  compress(state, tail, 0);
-  if (blocks === 2) compress(state, tail, BLOCK_BYTES);
+  if (rest + 9 > BLOCK_BYTES) {
+    // The 64-bit length does not fit after the marker, so it goes into a block of its own.
+    compress(state);
+    for (let t = 0; t < 14; t++) w[t] = 0;
+  }
+  w[14] = high;
+  w[15] = bits - high * 2 ** 32;
+  compress(state);
 }
 
 function writeWords(state: Int32Array, out: Uint8Array, at: number): void {
@@ -90,13 +127,13 @@ function writeWord(word: number, out: Uint8Array, at: number): void {
   out[at + 3] = word;
 }
 
-/** SHA-256 compression (FIPS 180-4) of the block at data[at, at + 64) into `state`. */
-function compress(state: Int32Array, data: Uint8Array, at: number): void {
+/**
+ * SHA-256 compression (FIPS 180-4) into `state` of the block whose words are in
+ * schedule[0..15]. Ch and Maj use the equivalent forms g ^ (e & (f ^ g)) and
+ * (a & b) | (c & (a | b)), which take one operation fewer each.
+ */
+function compress(state: Int32Array): void {
   const w = schedule;
-  for (let t = 0; t < 16; t++) {
-    const i = at + 4 * t;
-    w[t] = (data[i]! << 24) | (data[i + 1]! << 16) | (data[i + 2]! << 8) | data[i + 3]!;
-  }
   for (let t = 16; t < 64; t++) {
     const x = w[t - 15]!;
     const y = w[t - 2]!;
@@ -115,9 +152,9 @@ function compress(state: Int32Array, data: Uint8Array, at: number): void {
   let h = state[7]!;
   for (let t = 0; t < 64; t++) {
     const bigS1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-    const t1 = (h + bigS1 + ((e & f) ^ (~e & g)) + K[t]! + w[t]!) | 0;
+    const t1 = (h + bigS1 + (g ^ (e & (f ^ g))) + K[t]! + w[t]!) | 0;
     const bigS0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-    const t2 = (bigS0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
+    const t2 = (bigS0 + ((a & b) | (c & (a | b)))) | 0;
     h = g;
     g = f;
     f = e;

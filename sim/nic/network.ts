@@ -55,6 +55,7 @@ interface QueuePair {
 
 /** Local QPNs start here; 0 and 1 are the special QPs of InfiniBand. */
 const FIRST_QPN = 0x11;
+const EMPTY = new Uint8Array(0);
 
 interface NicNode {
   id: number;
@@ -355,30 +356,15 @@ export class NicNetwork {
   }
 
   #transmit(conn: Connection, p: QueuedPacket): void {
-    const a = conn.forward;
-    const packet: RocePacket = {
-      ethernet: a.ethernet,
-      ipv4: a.ipv4,
-      udpSrcPort: a.udpSrcPort,
-      bth: bth(a.destQp, p.opcode, p.psn, p.ackReq),
-      payload: p.payload,
-    };
-    if (p.reth !== undefined) packet.reth = p.reth;
-    const frame = encodeRoce(packet);
+    const frame = encodeRoce(fillOutgoing(conn.forward, p.opcode, p.psn, p.ackReq, p.reth, undefined, p.payload));
     conn.forwardLink ??= this.#link(conn.src, conn.dst);
     this.queue.callAfter(this.#profile.stack.txPipelineNs, sendFrame, conn.forwardLink, frame);
   }
 
   #sendAck(conn: Connection, psn: number, syndrome: number, msn: number): void {
-    const a = conn.reverse;
-    const frame = encodeRoce({
-      ethernet: a.ethernet,
-      ipv4: a.ipv4,
-      udpSrcPort: a.udpSrcPort,
-      bth: bth(a.destQp, OPCODE.ACKNOWLEDGE, psn, false),
-      aeth: { syndrome, msn },
-      payload: EMPTY,
-    });
+    OUTGOING_AETH.syndrome = syndrome;
+    OUTGOING_AETH.msn = msn;
+    const frame = encodeRoce(fillOutgoing(conn.reverse, OPCODE.ACKNOWLEDGE, psn, false, undefined, OUTGOING_AETH, EMPTY));
     conn.reverseLink ??= this.#link(conn.dst, conn.src);
     this.queue.callAfter(this.#profile.stack.txPipelineNs, sendFrame, conn.reverseLink, frame);
   }
@@ -513,8 +499,55 @@ function addressing(from: NicNode, to: NicNode, destQp: number): Addressing {
   };
 }
 
-function bth(destQp: number, opcode: number, psn: number, ackReq: boolean): BaseTransportHeader {
-  return { solicited: false, migReq: true, pKey: 0xffff, fecn: false, becn: false, destQp, opcode, psn, ackReq };
+/**
+ * Packet handed to encodeRoce by #transmit and #sendAck. encodeRoce copies every field into
+ * the frame and keeps no reference, so one object, refilled per frame, saves the allocations.
+ */
+const OUTGOING_BTH: BaseTransportHeader = {
+  solicited: false,
+  migReq: true,
+  pKey: 0xffff,
+  fecn: false,
+  becn: false,
+  destQp: 0,
+  opcode: 0,
+  psn: 0,
+  ackReq: false,
+};
+const OUTGOING_AETH = { syndrome: 0, msn: 0 };
+const OUTGOING: RocePacket = {
+  ethernet: { dst: new Uint8Array(6), src: new Uint8Array(6) },
+  ipv4: { src: 0, dst: 0, id: 0, ttl: 0, dscp: 0, ecn: 0 },
+  udpSrcPort: 0,
+  bth: OUTGOING_BTH,
+  reth: undefined,
+  aeth: undefined,
+  immediate: undefined,
+  payload: EMPTY,
+};
+
+/** Refill OUTGOING for a packet from the node of `a` and return it. */
+function fillOutgoing(
+  a: Addressing,
+  opcode: number,
+  psn: number,
+  ackReq: boolean,
+  reth: RocePacket['reth'],
+  aeth: RocePacket['aeth'],
+  payload: Uint8Array,
+): RocePacket {
+  const packet = OUTGOING;
+  packet.ethernet = a.ethernet;
+  packet.ipv4 = a.ipv4;
+  packet.udpSrcPort = a.udpSrcPort;
+  OUTGOING_BTH.destQp = a.destQp;
+  OUTGOING_BTH.opcode = opcode;
+  OUTGOING_BTH.psn = psn;
+  OUTGOING_BTH.ackReq = ackReq;
+  packet.reth = reth;
+  packet.aeth = aeth;
+  packet.payload = payload;
+  return packet;
 }
 
 /** Drop the delivered head of `conn.inFlight`, compacting the array now and then. */
@@ -528,7 +561,6 @@ function releaseHead(conn: Connection): void {
   }
 }
 
-const EMPTY = new Uint8Array(0);
 /** End offset of each packet when `bytes` are split at the path MTU (one empty packet for 0 bytes). */
 export function segmentEnds(bytes: number, mtu: number): number[] {
   const ends: number[] = [];

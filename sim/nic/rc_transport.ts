@@ -130,7 +130,9 @@ export class Requester {
     const distance = psnDistance(this.psnAt(this.#base), psn) + (inclusive ? 1 : 0);
     const sentCount = this.#next - this.#base;
     if (distance === 0 || distance > sentCount) return;
-    this.#packets.splice(0, distance);
+    // shift() for the usual single packet, because splice allocates an array of what it removes.
+    if (distance === 1) this.#packets.shift();
+    else this.#packets.splice(0, distance);
     this.#base += distance;
     this.onAcked(this.#base);
     if (this.#packets.length === 0 || this.#next === this.#base) this.#stopTimer();

@@ -239,18 +239,19 @@ export function decodeRoce(frame: Uint8Array): DecodeResult {
   const ethertype = get16(frame, 12);
   if (ethertype !== ETHERTYPE_IPV4) return reject(`ethertype 0x${hex(ethertype, 4)} is not IPv4 (0x0800)`);
 
-  const ipResult = parseIpv4(frame);
-  if (typeof ipResult === 'string') return reject(ipResult);
-  const { ipBytes } = ipResult;
+  const ipv4 = parseIpv4(frame);
+  if (typeof ipv4 === 'string') return reject(ipv4);
+  const ipBytes = get16(frame, ETH_HEADER_BYTES + 2);
 
   const udp = ETH_HEADER_BYTES + IPV4_HEADER_BYTES;
   const udpReason = checkUdp(frame, udp, ipBytes);
   if (udpReason !== undefined) return reject(udpReason);
 
-  return parseTransport(frame, ipResult.ipv4, udp);
+  return parseTransport(frame, ipv4, udp);
 }
 
-function parseIpv4(frame: Uint8Array): { ipBytes: number; ipv4: RocePacket['ipv4'] } | string {
+/** Check the IPv4 header and return its fields (the total length stays in the frame), or the reason it is invalid. */
+function parseIpv4(frame: Uint8Array): RocePacket['ipv4'] | string {
   const ip = ETH_HEADER_BYTES;
   if (frame.length < ip + IPV4_HEADER_BYTES) {
     return `frame of ${frame.length} bytes ends inside the IPv4 header`;
@@ -280,15 +281,12 @@ function parseIpv4(frame: Uint8Array): { ipBytes: number; ipv4: RocePacket['ipv4
   if (protocol !== 17) return `IPv4 protocol ${protocol} is not UDP (17)`;
 
   return {
-    ipBytes,
-    ipv4: {
-      src: get32(frame, ip + 12),
-      dst: get32(frame, ip + 16),
-      id: get16(frame, ip + 4),
-      ttl: frame[ip + 8]!,
-      dscp: frame[ip + 1]! >> 2,
-      ecn: frame[ip + 1]! & 0x03,
-    },
+    src: get32(frame, ip + 12),
+    dst: get32(frame, ip + 16),
+    id: get16(frame, ip + 4),
+    ttl: frame[ip + 8]!,
+    dscp: frame[ip + 1]! >> 2,
+    ecn: frame[ip + 1]! & 0x03,
   };
 }
 
