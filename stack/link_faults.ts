@@ -2,7 +2,7 @@
  * The seeded fault model of a network's links, shared by the simulated
  * network and the UDP network: per-link latency, bandwidth, drop,
  * duplication, reordering and corruption, partitions, and a frame hook. It
- * decides what becomes of each datagram and when the copies arrive; the
+ * decides what becomes of each datagram and when the copies arrive. The
  * network that owns it delivers them, in virtual time or on real sockets.
  *
  * The PRNG draws happen in a fixed order per datagram (drop, corrupt,

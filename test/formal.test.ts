@@ -9,7 +9,7 @@ import { REPO_ROOT } from '../verify/build_rtl.ts';
 const run = promisify(execFile);
 
 describe('RTL proofs with yosys and ABC pdr', () => {
-  // pdr needs about 40 s for recv_cnt_step on an idle core; the limits leave
+  // pdr needs about 40 s for recv_cnt_step on an idle core. The limits leave
   // room for a loaded machine, because a pdr timeout reports UNKNOWN, not PROVED.
   // The proofs run asynchronously, so the test worker stays responsive meanwhile.
   it('proves counter properties and still reaches a result', { timeout: 900_000 }, async () => {

@@ -84,7 +84,7 @@ describe('signed reply client', () => {
     return c;
   }
 
-  /** A signed reply by replica `index` reporting `output` for REQUEST. */
+  /** Build a signed reply by replica `index` that reports `output` for REQUEST. */
   async function reply(index: number, output: number): Promise<Uint8Array> {
     return encodeSignedReply(await certified.devices[index]!.attestAndSign(index, content(output)));
   }
@@ -335,7 +335,7 @@ describe.each(['model', 'rtl'] as Backend[])('device signing on the %s backend',
 });
 
 describe('client private key', () => {
-  /** Every 32-byte array that `text` spells out as util.inspect, JSON.stringify or hex would. */
+  /** Extract every 32-byte array that `text` spells out the way util.inspect, JSON.stringify or hex would. */
   function candidates(text: string): Uint8Array[] {
     const out: Uint8Array[] = [];
     for (const m of text.matchAll(/Uint8Array\((?:32|64)\) \[([^\]]*)\]/g)) {
@@ -350,7 +350,7 @@ describe('client private key', () => {
     return out;
   }
 
-  /** Whether some spelled-out 32-byte array is the secret key of `publicKey`. */
+  /** Return true if some spelled-out 32-byte array in `value` is the secret key of `publicKey`. */
   async function revealsSecret(value: unknown, publicKey: Uint8Array): Promise<boolean> {
     const texts = [
       inspect(value, { showHidden: true, depth: Infinity, maxArrayLength: Infinity, maxStringLength: Infinity }),

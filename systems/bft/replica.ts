@@ -5,8 +5,8 @@
  * attested bytes to every peer, so each peer's device verifies one gap-free
  * counter sequence from it. The client gets those bytes as a signed reply
  * (attestAndSign), which it checks with the replica's certified client key.
- * Because a counter is attested once, a leader that tells two followers
- * different things must use two counters, and the follower that misses one
+ * Because a counter is attested once, a leader that sends two followers
+ * different messages must use two counters, and the follower that misses one
  * sees a counter gap instead of the other message.
  *
  * Leader: batches client requests (flushed when full or after

@@ -1,6 +1,6 @@
 /**
  * The checks and the log choice of the BFT view change, as pure functions
- * over attested bytes and a TNIC device that holds every replica's session.
+ * over attested bytes and a TNIC device that has the key of every replica's session.
  *
  * Every proposal in a view-change log is attested by the leader of its own
  * view, so a replica cannot invent one. When the logs of f+1 view changes

@@ -255,7 +255,7 @@ export class ConfigService {
     this.#decide(check.accuser, this.options.members[node]!.name, check.kind, 'rejected', detail);
   }
 
-  /** Accept the answer to a challenge only if it is the genuine message the challenge named. */
+  /** Accept the response to a challenge only if it is the genuine message the challenge named. */
   async #produced(node: number, nonce: number, bytes: Uint8Array): Promise<void> {
     const check = this.#checks.get(node);
     if (check === undefined || check.nonce !== nonce) return;

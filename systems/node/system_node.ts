@@ -6,7 +6,7 @@
  * Last, it builds its one role on a UdpNetwork that names every other
  * process of the cluster as a remote node, and ticks the role until stop().
  *
- * Errors that a handler throws on the network are logged and counted; the
+ * Errors that a handler throws on the network are logged and counted. The
  * node keeps running, because a replica must not stop on one bad message.
  */
 

@@ -125,8 +125,8 @@ export class QuorumClient {
 
   /**
    * Resend `bytes` to every replica if `request` is still pending after the
-   * timeout of retry `attempt`. The bytes mark the request as a resend, so a
-   * follower knows the client found the leader unresponsive.
+   * timeout of retry `attempt`. The bytes mark the request as a resend, which
+   * tells a follower that the client found the leader unresponsive.
    */
   #armRetry(request: ClientRequest, bytes: Uint8Array, attempt: number): void {
     const retry = this.options.retry;

@@ -31,14 +31,14 @@ const CONTROLLER_CODE = new TextEncoder().encode('tnic replica controller v1');
  */
 export async function openCertified(
   backend: Backend,
-  wanted: readonly { device: number; sessions: readonly number[] }[],
+  requested: readonly { device: number; sessions: readonly number[] }[],
   keys: ReadonlyMap<number, Uint8Array>,
 ): Promise<CertifiedDevices> {
   const vendor = await IpVendor.create(CONTROLLER_CODE);
   const devices: Tnic[] = [];
   const certificates: ClientKeyCertificate[] = [];
   try {
-    for (const { device, sessions } of wanted) {
+    for (const { device, sessions } of requested) {
       const tnic = await Tnic.open(backend, device);
       devices.push(tnic);
       const hardware = await DeviceHardware.manufacture();

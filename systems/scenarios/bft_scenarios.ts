@@ -291,9 +291,10 @@ function proposalSeq(message: HostMessage): number | undefined {
 }
 
 /**
- * A leader host that stops forwarding to r2 after LEADER_CUT_AFTER_SEQ and
- * falls silent at the proposal after LEADER_CRASH_AFTER_SEQ: a crash timed by
- * the leader's progress, so it lands mid-run on any transport and workload.
+ * Return a leader host hook that stops forwarding to r2 after
+ * LEADER_CUT_AFTER_SEQ and falls silent at the proposal after
+ * LEADER_CRASH_AFTER_SEQ. The crash is timed by the leader's progress, so it
+ * lands mid-run on any transport and workload.
  */
 function crashingLeader(): HostHook {
   let crashed = false;

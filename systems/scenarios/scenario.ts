@@ -52,7 +52,7 @@ export interface Scenario {
 
 /**
  * The client workloads a fault scenario is checked with. A fault lands at a
- * set time or batch; a smaller workload, or a much wider one that finishes
+ * set time or batch. A smaller workload, or a much wider one that finishes
  * sooner, can end before it, and its checks then fail for that reason alone.
  */
 export interface WorkloadRange {
