@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { CycleKernel } from '../sim/cycle/kernel_driver.ts';
+import { CycleKernel, type PipeRun } from '../sim/cycle/kernel_driver.ts';
 import { TnicError } from '../sim/errors.ts';
 import type { KernelRequest } from '../sim/kernel_port.ts';
 import { Prng } from '../sim/prng.ts';
@@ -45,9 +45,13 @@ export interface KernelBench {
   lut: number | null;
   ff: number | null;
   bram: number | null;
+  /** The model's fast mode (the event-driven batch runner), cycle-exact against the RTL on every batch. */
   modelCyclesPerSecond: number;
   verilatorCyclesPerSecond: number;
   modelToVerilatorRatio: number;
+  /** The model clocked one edge at a time, as lockstep co-simulation runs it (untraced). */
+  lockstepModelCyclesPerSecond: number;
+  lockstepToVerilatorRatio: number;
   simulatedCycles: number;
   prototype: typeof PROTOTYPE;
   machine: string;
@@ -79,18 +83,21 @@ export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<Ker
     key: rng.bytes(32),
   }));
 
-  const model = new CycleKernel();
+  const model = new CycleKernel(undefined, { fast: true });
+  const lockstep = new CycleKernel();
+  warmUp(keys, sizes, sessions);
   const rtl = await RtlKernel.start({ log });
   let modelSeconds = 0;
+  let lockstepSeconds = 0;
   let rtlSeconds = 0;
   let simulated = 0;
   const points: SizePoint[] = [];
   try {
     for (const bytes of sizes) {
-      const count = opts.messages ?? Math.max(40, Math.min(400, Math.floor(200_000 / bytes)));
+      const count = opts.messages ?? Math.max(40, Math.min(1000, Math.floor(800_000 / bytes)));
       const batch = messages(rng, bytes, count, sessions);
-      await Promise.all([model.reset(), rtl.reset()]);
-      await Promise.all([model.run(keys), rtl.run(keys)]);
+      await Promise.all([model.reset(), lockstep.reset(), rtl.reset()]);
+      await Promise.all([model.run(keys), lockstep.run(keys), rtl.run(keys)]);
       const opt = { seed: 1, cmdStall: 0, inStall: 0, resStall: 0, trace: 0 as const };
 
       const t0 = performance.now();
@@ -98,12 +105,14 @@ export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<Ker
       const t1 = performance.now();
       const m = model.runPipelined(batch, opt);
       const t2 = performance.now();
+      const l = lockstep.runPipelined(batch, opt);
+      const t3 = performance.now();
       rtlSeconds += (t1 - t0) / 1000;
       modelSeconds += (t2 - t1) / 1000;
+      lockstepSeconds += (t3 - t2) / 1000;
       simulated += r.edges;
-      if (m.edges !== r.edges) {
-        throw new TnicError('cosim-mismatch', `${bytes}-byte batch: model ${m.edges} edges, rtl ${r.edges}`);
-      }
+      checkSameRun(`${bytes}-byte batch, fast model`, m, r);
+      checkSameRun(`${bytes}-byte batch, lockstep model`, l, r);
 
       const first = r.results[0]!.acceptEdge;
       const last = r.results[count - 1]!.acceptEdge;
@@ -132,6 +141,8 @@ export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<Ker
       modelCyclesPerSecond: simulated / modelSeconds,
       verilatorCyclesPerSecond: simulated / rtlSeconds,
       modelToVerilatorRatio: rtlSeconds / modelSeconds,
+      lockstepModelCyclesPerSecond: simulated / lockstepSeconds,
+      lockstepToVerilatorRatio: rtlSeconds / lockstepSeconds,
       simulatedCycles: simulated,
       prototype: PROTOTYPE,
       machine: `${process.platform} ${process.arch}, Node ${process.version}`,
@@ -139,6 +150,44 @@ export async function runKernelBench(opts: KernelBenchOptions = {}): Promise<Ker
   } finally {
     await rtl.close();
   }
+}
+
+/**
+ * Run every size once on throwaway kernels, untimed, so that the timed runs
+ * measure compiled JavaScript rather than the JIT's first passes; Verilator's
+ * model is compiled ahead of time.
+ */
+function warmUp(keys: KernelRequest[], sizes: number[], sessions: number): void {
+  const rng = new Prng(2);
+  const opt = { seed: 1, cmdStall: 0, inStall: 0, resStall: 0, trace: 0 as const };
+  // The fast mode needs more messages before the JIT has compiled its loops.
+  for (const [kernel, count] of [[new CycleKernel(undefined, { fast: true }), 400], [new CycleKernel(), 40]] as const) {
+    kernel.runPipelined(keys, opt);
+    for (const bytes of sizes) kernel.runPipelined(messages(rng, bytes, count, sessions), opt);
+  }
+}
+
+/** The model's batch must equal the RTL's in edges and in every field of every result. */
+function checkSameRun(what: string, model: PipeRun, rtl: PipeRun): void {
+  if (model.edges !== rtl.edges) {
+    throw new TnicError('cosim-mismatch', `${what}: model ${model.edges} edges, rtl ${rtl.edges}`);
+  }
+  rtl.results.forEach((r, i) => {
+    const m = model.results[i]!;
+    const same =
+      m.status === r.status &&
+      m.counter === r.counter &&
+      m.cycles === r.cycles &&
+      m.acceptEdge === r.acceptEdge &&
+      Buffer.from(m.tag).equals(Buffer.from(r.tag));
+    if (!same) {
+      throw new TnicError('cosim-mismatch', `${what}: result ${i} differs: model ${describe(m)}, rtl ${describe(r)}`);
+    }
+  });
+}
+
+function describe(r: PipeRun['results'][number]): string {
+  return `${r.status} counter ${r.counter} cycles ${r.cycles} accepted at edge ${r.acceptEdge} tag ${Buffer.from(r.tag).toString('hex')}`;
 }
 
 /** Area of the default configuration, if `tnic hw synth --json bench/results/synth.json` has run. */

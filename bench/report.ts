@@ -62,10 +62,14 @@ function kernelSection(k: KernelBench): string[] {
           'at one round per cycle.'
         : 'The default configuration stays under the prototype.'),
     '',
-    `Simulator speed on the same stimulus (${k.simulatedCycles} cycles, ${k.machine}): cycle model ` +
-      `${Math.round(k.modelCyclesPerSecond)} cycles/s, Verilator ${Math.round(k.verilatorCyclesPerSecond)} ` +
-      `cycles/s (through its pipe), ratio model/Verilator ${fmt(k.modelToVerilatorRatio, 2)}. ` +
-      'Goal: at least 10; not met, because the model steps every engine every cycle.',
+    `Simulator speed on the same stimulus (${k.simulatedCycles} cycles, ${k.machine}), in simulated cycles per second of wall time: ` +
+      `Verilator ${Math.round(k.verilatorCyclesPerSecond)} (through its pipe); the model's fast mode ` +
+      `${Math.round(k.modelCyclesPerSecond)}, ratio model/Verilator ${fmt(k.modelToVerilatorRatio, 2)}; the model clocked edge by edge, ` +
+      `as lockstep co-simulation runs it, ${Math.round(k.lockstepModelCyclesPerSecond)}, ratio ${fmt(k.lockstepToVerilatorRatio, 2)}. ` +
+      'The fast mode (sim/cycle/kernel_events.ts) clocks no engine: it derives from the edges at which beats were written ' +
+      'the edges at which the core takes each word and finishes, and hashes each block at once. Both modes matched the RTL ' +
+      'on every result (status, tag, counter, cycles, accepting edge) and on the edge count of every batch of this run. ' +
+      (k.modelToVerilatorRatio >= 10 ? 'Goal: at least 10; met.' : `Goal: at least 10; not met in this run (${fmt(k.modelToVerilatorRatio, 2)}).`),
     '',
   );
   return lines;

@@ -25,8 +25,18 @@ const rotr = (x: number, n: number): number => (x >>> n) | (x << (32 - n));
 
 /** Compress one 16-word block into the 8-word chaining value; returns the new value. */
 export function sha256Compress(state: Uint32Array, block: Uint32Array): Uint32Array {
-  const w = new Uint32Array(64);
-  w.set(block.subarray(0, 16));
+  const out = state.slice(0, 8);
+  sha256CompressInPlace(out, block);
+  return out;
+}
+
+/** Message schedule of the block being compressed; one is enough, as a compression never yields. */
+const SCHEDULE = new Uint32Array(64);
+
+/** Compress block[offset .. offset + 15] into the 8-word chaining value `state`, in place. */
+export function sha256CompressInPlace(state: Uint32Array, block: Uint32Array, offset = 0): void {
+  const w = SCHEDULE;
+  for (let t = 0; t < 16; t++) w[t] = block[offset + t]!;
   for (let t = 16; t < 64; t++) {
     const w15 = w[t - 15]!;
     const w2 = w[t - 2]!;
@@ -60,10 +70,14 @@ export function sha256Compress(state: Uint32Array, block: Uint32Array): Uint32Ar
     a = (t1 + t2) | 0;
   }
 
-  const out = new Uint32Array(8);
-  const vars = [a, b, c, d, e, f, g, h];
-  for (let i = 0; i < 8; i++) out[i] = (state[i]! + vars[i]!) | 0;
-  return out;
+  state[0] = state[0]! + a;
+  state[1] = state[1]! + b;
+  state[2] = state[2]! + c;
+  state[3] = state[3]! + d;
+  state[4] = state[4]! + e;
+  state[5] = state[5]! + f;
+  state[6] = state[6]! + g;
+  state[7] = state[7]! + h;
 }
 
 /** Big-endian words of `bytes`, zero-padded to a whole word. */

@@ -185,40 +185,39 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 
 const U32_MAX = 0xffffffff;
 
+function checkU32(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0 || v > U32_MAX) {
+    throw new InputError(`${name} ${v} is not an unsigned 32-bit integer (0..${U32_MAX})`);
+  }
+}
+
+function checkInputBytes(name: string, v: Uint8Array): void {
+  if (v.length > MAX_INPUT_BYTES) {
+    throw new InputError(`${name} of ${v.length} bytes exceeds the kernel's ${MAX_INPUT_BYTES}-byte limit; split it`);
+  }
+}
+
 /** Reject what the kernel's command port cannot carry, naming the field and the limit. */
 export function checkRequest(req: KernelRequest): void {
-  const u32 = (name: string, v: number): void => {
-    if (!Number.isInteger(v) || v < 0 || v > U32_MAX) {
-      throw new InputError(`${name} ${v} is not an unsigned 32-bit integer (0..${U32_MAX})`);
-    }
-  };
-  const bytes = (name: string, v: Uint8Array): void => {
-    if (v.length > MAX_INPUT_BYTES) {
-      throw new InputError(
-        `${name} of ${v.length} bytes exceeds the kernel's ${MAX_INPUT_BYTES}-byte limit; split it`,
-      );
-    }
-  };
-
   switch (req.op) {
     case 'load-key':
-      u32('session', req.session);
-      bytes('key', req.key);
+      checkU32('session', req.session);
+      checkInputBytes('key', req.key);
       return;
     case 'set-id':
-      u32('device', req.device);
+      checkU32('device', req.device);
       return;
     case 'lock':
       return;
     case 'attest':
-      u32('session', req.session);
-      bytes('message', req.msg);
+      checkU32('session', req.session);
+      checkInputBytes('message', req.msg);
       return;
     case 'verify':
     case 'check':
-      u32('session', req.session);
-      u32('device', req.device);
-      bytes('message', req.msg);
+      checkU32('session', req.session);
+      checkU32('device', req.device);
+      checkInputBytes('message', req.msg);
       if (req.counter < 0n || req.counter > COUNTER_MAX) {
         throw new InputError(`counter ${req.counter} is not an unsigned 64-bit integer`);
       }

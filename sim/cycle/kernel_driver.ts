@@ -18,31 +18,13 @@ import {
   type KernelResult,
 } from '../kernel_port.ts';
 import { checkRequest } from '../tnic_kernel.ts';
+import { KernelEventRunner } from './kernel_events.ts';
 import { FNV_OFFSET, foldWords, observe } from './observation.ts';
+import { XorShift64, requestData, tagWords, toBeats, wordsToBytes } from './stimulus.ts';
 import { TnicKernelCycle, type KernelInputs, type KernelParams, DEFAULT_PARAMS } from './tnic_kernel.ts';
 
 const MAX_CYCLES_PER_OP = 50_000_000;
-const MASK64 = (1n << 64n) - 1n;
-
-/** xorshift64, the generator of the harness's stalls; seed 0 counts as 1. */
-export class XorShift64 {
-  #state = 1n;
-
-  seed(seed: number | bigint): void {
-    this.#state = BigInt(seed) === 0n ? 1n : BigInt(seed) & MASK64;
-  }
-
-  /** True in about `percent` of calls; draws nothing for 0, like the harness. */
-  draw(percent: number): boolean {
-    if (percent === 0) return false;
-    let x = this.#state;
-    x ^= (x << 13n) & MASK64;
-    x ^= x >> 7n;
-    x ^= (x << 17n) & MASK64;
-    this.#state = x;
-    return Number(x % 100n) < percent;
-  }
-}
+const NO_STALLS: PipeOptions = { seed: 1, cmdStall: 0, inStall: 0, resStall: 0, trace: 0 };
 
 /** Options of a pipelined batch: stalls per channel in percent of cycles. */
 export interface PipeOptions {
@@ -66,40 +48,6 @@ export interface PipeRun {
   finished: boolean;
 }
 
-/** Big-endian words of `bytes`, zero-padded to a multiple of `multiple` words. */
-function toWords(bytes: Uint8Array, multiple = 1): Uint32Array {
-  const words = new Uint32Array(Math.ceil(bytes.length / (4 * multiple)) * multiple);
-  for (let i = 0; i < bytes.length; i++) words[i >> 2]! |= bytes[i]! << (24 - 8 * (i & 3));
-  return words;
-}
-
-/** Input beats of `bytes`: `lanes` big-endian words each, the last one zero-padded. */
-function toBeats(bytes: Uint8Array, lanes: number): Uint32Array[] {
-  const words = toWords(bytes, lanes);
-  const beats: Uint32Array[] = [];
-  for (let w = 0; w < words.length; w += lanes) beats.push(words.subarray(w, w + lanes));
-  return beats;
-}
-
-function requestData(req: KernelRequest): Uint8Array {
-  if (req.op === 'load-key') return req.key;
-  if (req.op === 'attest' || req.op === 'verify' || req.op === 'check') return req.msg;
-  return new Uint8Array(0);
-}
-
-function tagWords(tag: Uint8Array | undefined): Uint32Array {
-  const words = new Uint32Array(8);
-  if (tag) words.set(toWords(tag).subarray(0, 8));
-  return words;
-}
-
-function wordsToBytes(words: Uint32Array): Uint8Array {
-  const out = new Uint8Array(words.length * 4);
-  const view = new DataView(out.buffer);
-  words.forEach((w, i) => view.setUint32(4 * i, w));
-  return out;
-}
-
 export class CycleKernel implements AttestationKernel {
   readonly backend = 'model';
   readonly kernel: TnicKernelCycle;
@@ -108,12 +56,16 @@ export class CycleKernel implements AttestationKernel {
   /** Clock edges since reset. */
   cycle = 0;
   /**
-   * Fast mode: while waiting for a result with the inputs quiet, skip the
-   * edges in which only SHA-256 rounds happen (see TnicKernelCycle.fastForward).
+   * Fast mode. Untraced batches, and single commands without stalls, go to
+   * the event-driven runner (kernel_events.ts), which clocks no engine.
+   * A single command with input stalls skips only the edges in which
+   * nothing but SHA-256 rounds happen (TnicKernelCycle.fastForward).
    * Results and cycle counts equal those of the plain mode; with onEdge set
-   * no edge is skipped.
+   * every edge is clocked.
    */
   fast = false;
+  /** The fast mode's event-driven runner, made on first use. */
+  #events: KernelEventRunner | undefined;
   /** Called after every clock edge, with the inputs of the cycle just clocked (VCD tracing). */
   onEdge: ((kernel: TnicKernelCycle, inputs: KernelInputs) => void) | undefined;
   #inputs: KernelInputs;
@@ -202,6 +154,9 @@ export class CycleKernel implements AttestationKernel {
    * edge that raised res_valid for it.
    */
   runPipelined(requests: readonly KernelRequest[], opt: PipeOptions): PipeRun {
+    if (this.fast && opt.trace === 0 && opt.maxEdges === undefined && this.onEdge === undefined && this.kernel.quiescent) {
+      return this.#runEvents(requests, opt);
+    }
     requests.forEach(checkRequest);
     const inp = this.#inputs;
     const k = this.kernel;
@@ -261,8 +216,20 @@ export class CycleKernel implements AttestationKernel {
     return { results, edges: c, hash, cycles, finished: true };
   }
 
+  #runEvents(requests: readonly KernelRequest[], opt: PipeOptions): PipeRun {
+    this.#events ??= new KernelEventRunner(this.kernel);
+    const run = this.#events.run(requests, opt);
+    this.cycle += run.edges;
+    return run;
+  }
+
   /** Run one command to completion. */
   step(req: KernelRequest): KernelResult {
+    if (this.fast && this.#stallPercent === 0 && this.onEdge === undefined && this.kernel.quiescent) {
+      // Without stalls, one command alone is a batch of one: the same edges, the same result.
+      const { status, tag, counter, cycles } = this.#runEvents([req], NO_STALLS).results[0]!;
+      return { status, tag, counter, cycles };
+    }
     const inp = this.#inputs;
     const k = this.kernel;
     const data = this.#driveCommand(req);

@@ -16,16 +16,16 @@ export const FE_SERIAL = 2;
 export const FE_KEY = 3;
 export const FE_DRAIN = 4;
 
-const ST_OK = 0;
+export const ST_OK = 0;
 const ST_BAD_TAG = 1;
 const ST_REPLAYED = 2;
 const ST_GAP = 3;
-const ST_UNKNOWN_SESSION = 4;
-const ST_OVERFLOW = 5;
+export const ST_UNKNOWN_SESSION = 4;
+export const ST_OVERFLOW = 5;
 const ST_REJECTED = 6;
 const ST_BAD_OP = 7;
 
-const CNT_MAX = (1n << 64n) - 1n;
+export const CNT_MAX = (1n << 64n) - 1n;
 
 export interface KernelParams {
   nSessions: number;
@@ -56,7 +56,7 @@ export interface KernelInputs {
   res_ready: boolean;
 }
 
-interface Slot {
+export interface Slot {
   op: number;
   sess: number;
   status: number;
@@ -64,7 +64,30 @@ interface Slot {
   tag: Uint32Array;
 }
 
-const equalWords = (a: Uint32Array, b: Uint32Array): boolean => a.every((w, i) => w === b[i]);
+function equalWords(a: Uint32Array, b: Uint32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Status of a retiring command, from its slot, the session's receive counter and the engine's tag. */
+export function retireStatus(slot: Slot, recv: bigint, tag: Uint32Array): number {
+  if (slot.status === ST_UNKNOWN_SESSION) return slot.status;
+  if (slot.op === OP_CODES.verify) {
+    if (!equalWords(tag, slot.tag)) return ST_BAD_TAG;
+    if (slot.counter < recv) return ST_REPLAYED;
+    if (slot.counter > recv) return ST_GAP;
+    if (slot.counter === CNT_MAX) return ST_OVERFLOW;
+    return ST_OK;
+  }
+  if (slot.op === OP_CODES.check) return equalWords(tag, slot.tag) ? ST_OK : ST_BAD_TAG;
+  return slot.status;
+}
+
+/** res_counter of a retiring command: 0 for an unknown session, the receive counter for VERIFY, else the slot's. */
+export function retireCounter(slot: Slot, recv: bigint): bigint {
+  if (slot.status === ST_UNKNOWN_SESSION) return 0n;
+  return slot.op === OP_CODES.verify ? recv : slot.counter;
+}
 
 export class TnicKernelCycle {
   readonly params: KernelParams;
@@ -188,6 +211,23 @@ export class TnicKernelCycle {
   }
 
   /**
+   * Nothing in flight: the front end idle, no command in an engine, no
+   * result waiting, the key unit at rest. Batch runners may hand over
+   * here (see kernel_events.ts).
+   */
+  get quiescent(): boolean {
+    const ku = this.u_key_unit;
+    return (
+      this.fe_state_reg === FE_IDLE &&
+      this.ord_count_reg === 0 &&
+      !this.res_valid_reg &&
+      this.g_engine.every((e) => e.idle) &&
+      (ku.ku_state_reg === 0 || ku.ku_state_reg === 3) &&
+      ku.u_core.idle
+    );
+  }
+
+  /**
    * Skip up to `max` edges during which only engine rounds happen while the
    * inputs are quiet (no command, no input word). That needs an idle front
    * end, a key unit that is not hashing, no pending result, and every busy
@@ -236,21 +276,8 @@ export class TnicKernelCycle {
     const retire = headDone && resFree;
     const slot = this.slot_mem[head]!;
     const rRecv = this.recv_cnt_mem[slot.sess]!;
-    const rTagOk = equalWords(headEngine.tag, slot.tag);
-    let rStatus = slot.status;
-    let rResCounter = slot.counter;
-    if (slot.status === ST_UNKNOWN_SESSION) {
-      rResCounter = 0n;
-    } else if (slot.op === OP_CODES.verify) {
-      rResCounter = rRecv;
-      if (!rTagOk) rStatus = ST_BAD_TAG;
-      else if (slot.counter < rRecv) rStatus = ST_REPLAYED;
-      else if (slot.counter > rRecv) rStatus = ST_GAP;
-      else if (slot.counter === CNT_MAX) rStatus = ST_OVERFLOW;
-      else rStatus = ST_OK;
-    } else if (slot.op === OP_CODES.check) {
-      rStatus = rTagOk ? ST_OK : ST_BAD_TAG;
-    }
+    const rStatus = retireStatus(slot, rRecv, headEngine.tag);
+    const rResCounter = retireCounter(slot, rRecv);
     const headTag = headEngine.tag;
 
     // Key unit.
