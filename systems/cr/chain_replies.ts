@@ -24,8 +24,8 @@ import {
   type TrustRoots,
 } from '../../api/tnic_api.ts';
 import { requestKey, type ClientRequest, type RequestResult } from '../replication/request.ts';
+import { CountedMessages } from '../replication/counted_messages.ts';
 import {
-  CountedMessages,
   openSignedReply,
   type CertificateFailure,
   type CertifiedReplica,

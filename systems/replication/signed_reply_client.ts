@@ -24,6 +24,7 @@ import {
   type SignedReply,
   type TrustRoots,
 } from '../../api/tnic_api.ts';
+import { CountedMessages } from './counted_messages.ts';
 import { requestKey, type ClientRequest, type RequestResult } from './request.ts';
 import type { Output } from './state_machine.ts';
 import { decodeJson } from './wire.ts';
@@ -115,24 +116,6 @@ export async function openSignedReply(
   if (key === undefined) return 'unknown-signer';
   if (!(await checkSignedReply(opened.reply, key))) return 'bad-signature';
   return opened;
-}
-
-/**
- * The attested messages already counted, by device, session and counter.
- * Add a message only after its signature holds, so a forgery cannot block
- * the genuine message.
- * NOTE: grows by one entry per counted reply; nothing prunes it yet.
- */
-export class CountedMessages {
-  #seen = new Set<string>();
-
-  /** Record `message`; returns false when it was counted before (a replay). */
-  add(message: AttestedMessage): boolean {
-    const id = `${message.device}/${message.session}/${message.counter}`;
-    if (this.#seen.has(id)) return false;
-    this.#seen.add(id);
-    return true;
-  }
 }
 
 export class SignedReplyClient {
