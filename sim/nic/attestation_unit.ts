@@ -14,7 +14,7 @@ import { createHmac } from 'node:crypto';
 
 import { InputError } from '../errors.ts';
 import { allocateBytes } from './byte_slab.ts';
-import { HmacSha256 } from './hmac_sha256.ts';
+import { HMAC_KEY_STATE_WORDS, hmacSha256Into, loadHmacKeyState } from './hmac_sha256.ts';
 import { ATTESTATION_HEADER_BYTES } from './kernel_timing.ts';
 import type { HashName, TagPlacement } from './profiles.ts';
 
@@ -42,16 +42,22 @@ const TAG_BYTES: Record<HashName, number> = { sha256: 32, sha384: 48 };
  */
 const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
 
-interface SessionState {
-  key: Uint8Array;
-  /** Precomputed HMAC-SHA256 states; undefined for other hashes, which use node:crypto. */
-  hmac: HmacSha256 | undefined;
-  sendCnt: number;
-  recvCnt: number;
-}
+/** Sessions a unit has room for before its per-session arrays grow (they double when full). */
+const INITIAL_SESSION_SLOTS = 8;
 
 export class AttestationUnit {
-  readonly #sessions = new Map<number, SessionState>();
+  /**
+   * Slot of each session's key and counters. Per-session state sits in flat
+   * arrays indexed by slot, so that an attest or verify on one of thousands
+   * of sessions touches a few cache lines, not a chain of small objects.
+   */
+  readonly #slots = new Map<number, number>();
+  /** Copy of each slot's key, which node:crypto uses for hashes other than SHA-256. */
+  readonly #keys: Uint8Array[] = [];
+  /** HMAC-SHA256 inner and outer states of each slot's key, HMAC_KEY_STATE_WORDS per slot (SHA-256 only). */
+  #keyStates = new Int32Array(INITIAL_SESSION_SLOTS * HMAC_KEY_STATE_WORDS);
+  /** send_cnt and recv_cnt of each slot, side by side. */
+  #counters = new Float64Array(INITIAL_SESSION_SLOTS * 2);
   /** The tag Verify computes, compared with the carried one. */
   readonly #expected: Uint8Array;
 
@@ -73,17 +79,21 @@ export class AttestationUnit {
   }
 
   loadKey(session: number, key: Uint8Array): void {
-    if (this.#sessions.has(session)) throw new InputError(`session ${session} already has a key on device ${this.deviceId}`);
-    const hmac = this.format.hash === 'sha256' ? new HmacSha256(key) : undefined;
-    this.#sessions.set(session, { key: key.slice(), hmac, sendCnt: 0, recvCnt: 0 });
+    if (this.#slots.has(session)) throw new InputError(`session ${session} already has a key on device ${this.deviceId}`);
+    const slot = this.#keys.length;
+    if (slot * 2 === this.#counters.length) this.#grow();
+    this.#keys.push(key.slice());
+    if (this.format.hash === 'sha256') loadHmacKeyState(key, this.#keyStates, slot * HMAC_KEY_STATE_WORDS);
+    this.#slots.set(session, slot);
   }
 
   attest(session: number, msg: Uint8Array): Uint8Array {
-    const state = this.#sessions.get(session);
-    if (state === undefined) throw new InputError(`session ${session} has no key on device ${this.deviceId}`);
-    const counter = state.sendCnt;
-    if (counter >= MAX_COUNTER) throw new RangeError(`send counter of session ${session} reached ${MAX_COUNTER}`);
-    state.sendCnt = counter + 1;
+    const slot = this.#slots.get(session);
+    if (slot === undefined) throw missingKeyError(session, this.deviceId);
+    const counters = this.#counters;
+    const counter = counters[slot * 2]!;
+    if (counter >= MAX_COUNTER) throw counterExhaustedError(session);
+    counters[slot * 2] = counter + 1;
 
     const leading = this.format.tagPlacement === 'leading';
     const out = allocateBytes(this.attestedBytes(msg.length));
@@ -93,7 +103,7 @@ export class AttestationUnit {
     out.set(msg, leading ? hashedAt + ATTESTATION_HEADER_BYTES : hashedAt);
     const hashedEnd = hashedAt + msg.length + ATTESTATION_HEADER_BYTES;
     // The tag field is zero-padded: `out` starts zeroed and the MAC fills only its first bytes.
-    this.#mac(state, out, hashedAt, hashedEnd, out, leading ? 0 : hashedEnd);
+    this.#mac(slot, out, hashedAt, hashedEnd, out, leading ? 0 : hashedEnd);
     return out;
   }
 
@@ -118,12 +128,12 @@ export class AttestationUnit {
     const hashedAt = this.hashedOffset;
     const hashedEnd = hashedAt + msgBytes + ATTESTATION_HEADER_BYTES;
     const headerAt = this.#headerOffset(msgBytes);
-    const state = this.#sessions.get(session);
-    if (state === undefined || readU32(attested, headerAt) !== session) return 'unknown-session';
+    const slot = this.#slots.get(session);
+    if (slot === undefined || readU32(attested, headerAt) !== session) return 'unknown-session';
 
     // Expected field: the tag, then zeros. Every byte is compared, wherever the first difference is.
     const expected = this.#expected;
-    this.#mac(state, attested, hashedAt, hashedEnd, expected, 0);
+    this.#mac(slot, attested, hashedAt, hashedEnd, expected, 0);
     const tagAt = f.tagPlacement === 'leading' ? 0 : hashedEnd;
     const tagBytes = TAG_BYTES[f.hash];
     let difference = 0;
@@ -134,11 +144,12 @@ export class AttestationUnit {
     // Compare the carried u64 counter with recv_cnt word by word, so that no value is rounded.
     const high = readU32(attested, headerAt + 8);
     const low = readU32(attested, headerAt + 12);
-    const expectedHigh = Math.floor(state.recvCnt / 2 ** 32);
-    const expectedLow = state.recvCnt - expectedHigh * 2 ** 32;
+    const recvCnt = this.#counters[slot * 2 + 1]!;
+    const expectedHigh = Math.floor(recvCnt / 2 ** 32);
+    const expectedLow = recvCnt - expectedHigh * 2 ** 32;
     if (high < expectedHigh || (high === expectedHigh && low < expectedLow)) return 'replayed';
     if (high > expectedHigh || low > expectedLow) return 'gap';
-    state.recvCnt++;
+    this.#counters[slot * 2 + 1] = recvCnt + 1;
     return 'ok';
   }
 
@@ -154,15 +165,34 @@ export class AttestationUnit {
     return this.hashedOffset + (this.format.tagPlacement === 'leading' ? 0 : msgBytes);
   }
 
-  /** Write the MAC of data[start, end) into out at `outAt` (the tag only, not the padding). */
-  #mac(state: SessionState, data: Uint8Array, start: number, end: number, out: Uint8Array, outAt: number): void {
-    if (state.hmac !== undefined) {
-      state.hmac.macInto(data, start, end, out, outAt);
+  /** Write the MAC of data[start, end) with the key of `slot` into out at `outAt` (the tag only, not the padding). */
+  #mac(slot: number, data: Uint8Array, start: number, end: number, out: Uint8Array, outAt: number): void {
+    if (this.format.hash === 'sha256') {
+      hmacSha256Into(this.#keyStates, slot * HMAC_KEY_STATE_WORDS, data, start, end, out, outAt);
       return;
     }
-    const tag = createHmac(this.format.hash, state.key).update(data.subarray(start, end)).digest();
+    const tag = createHmac(this.format.hash, this.#keys[slot]!).update(data.subarray(start, end)).digest();
     out.set(tag.subarray(0, TAG_BYTES[this.format.hash]), outAt);
   }
+
+  /** Double the per-slot arrays. */
+  #grow(): void {
+    const keyStates = new Int32Array(this.#keyStates.length * 2);
+    keyStates.set(this.#keyStates);
+    this.#keyStates = keyStates;
+    const counters = new Float64Array(this.#counters.length * 2);
+    counters.set(this.#counters);
+    this.#counters = counters;
+  }
+}
+
+// The errors of `attest` are built here, which keeps it small enough for V8 to inline.
+function missingKeyError(session: number, device: number): InputError {
+  return new InputError(`session ${session} has no key on device ${device}`);
+}
+
+function counterExhaustedError(session: number): RangeError {
+  return new RangeError(`send counter of session ${session} reached ${MAX_COUNTER}`);
 }
 
 /** Header: session u32 || device u32 || counter u64, big-endian. */

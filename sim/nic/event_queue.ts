@@ -5,8 +5,8 @@
  *
  * An event is one action taken off the queue and run, and `executed` counts
  * them. `call` schedules a long-lived function with up to four arguments,
- * so the hot paths allocate no closure per event, and event objects are
- * recycled through a free list.
+ * so the hot paths allocate no closure per event. Heap events are objects
+ * recycled through a free list, and lane events are slots in ring buffers.
  *
  * Storage: a binary min-heap, plus FIFO lanes for sequences whose times
  * never decrease. A lane is sorted by (time, sequence number) by
@@ -37,10 +37,26 @@ function before(x: Event, y: Event): boolean {
   return x.time < y.time || (x.time === y.time && x.seq < y.seq);
 }
 
-/** Events scheduled in nondecreasing time order, created by EventQueue.createLane. */
+const INITIAL_LANE_CAPACITY = 16;
+
+/** Entries per event in a lane's `#keys` (time, sequence number) and `#calls` (handler and four arguments). */
+const KEY_STRIDE = 2;
+const CALL_STRIDE = 5;
+
+/**
+ * Events scheduled in nondecreasing time order, created by EventQueue.createLane.
+ * A lane stores its events in two ring buffers instead of Event objects:
+ * (time, sequence number) pairs in a Float64Array, and handler and arguments
+ * side by side in an array. An event can wait in a lane for thousands of
+ * others, as a retransmission timer does. Arrays that are filled and drained
+ * in order cost fewer cache misses to read back than objects that have long
+ * left the cache.
+ */
 export class EventLane {
-  /** Ring buffer of capacity ring.length (a power of two). */
-  #ring: Array<Event | undefined> = new Array<Event | undefined>(16).fill(undefined);
+  /** Events the rings can hold, a power of two. */
+  #capacity = INITIAL_LANE_CAPACITY;
+  #keys: Float64Array = new Float64Array(INITIAL_LANE_CAPACITY * KEY_STRIDE);
+  #calls = new Array<unknown>(INITIAL_LANE_CAPACITY * CALL_STRIDE).fill(undefined);
   #head = 0;
   #size = 0;
   #lastTime = -Infinity;
@@ -53,38 +69,79 @@ export class EventLane {
 
   /** Run `fn(a, b, c, d)` at `time`, which must not be before the lane's previous event or the current time. */
   call<A, B = undefined, C = undefined, D = undefined>(time: number, fn: Handler<A, B, C, D>, a?: A, b?: B, c?: C, d?: D): void {
-    if (!(time >= this.#lastTime)) {
-      throw new RangeError(`lane event at ${time} ns is before the lane's previous event at ${this.#lastTime} ns`);
-    }
+    if (!(time >= this.#lastTime)) throw laneOrderError(time, this.#lastTime);
+    const seq = this.queue.nextSeq(time);
     this.#lastTime = time;
-    this.#push(this.queue.makeEvent(time, fn as AnyHandler, a, b, c, d));
-  }
-
-  /** Return the earliest event, or undefined when the lane is empty (for EventQueue.run). */
-  peek(): Event | undefined {
-    return this.#size === 0 ? undefined : this.#ring[this.#head];
-  }
-
-  /** Drop the earliest event (for EventQueue.run). */
-  shift(): void {
-    this.#ring[this.#head] = undefined;
-    this.#head = (this.#head + 1) & (this.#ring.length - 1);
-    this.#size--;
-  }
-
-  #push(event: Event): void {
-    if (this.#size === this.#ring.length) this.#grow();
-    this.#ring[(this.#head + this.#size) & (this.#ring.length - 1)] = event;
+    if (this.#size === this.#capacity) this.#grow();
+    const at = (this.#head + this.#size) & (this.#capacity - 1);
+    const keys = this.#keys;
+    keys[at * KEY_STRIDE] = time;
+    keys[at * KEY_STRIDE + 1] = seq;
+    const calls = this.#calls;
+    const callAt = at * CALL_STRIDE;
+    calls[callAt] = fn;
+    calls[callAt + 1] = a;
+    calls[callAt + 2] = b;
+    calls[callAt + 3] = c;
+    calls[callAt + 4] = d;
     this.#size++;
   }
 
+  /** Return the time of the earliest event, valid only while size > 0 (for EventQueue.run). */
+  headTime(): number {
+    return this.#keys[this.#head * KEY_STRIDE]!;
+  }
+
+  /** Return the sequence number of the earliest event, valid only while size > 0 (for EventQueue.run). */
+  headSeq(): number {
+    return this.#keys[this.#head * KEY_STRIDE + 1]!;
+  }
+
+  /** Remove the earliest event and run it (for EventQueue.run, which has set the current time). */
+  runHead(): void {
+    const calls = this.#calls;
+    const at = this.#head * CALL_STRIDE;
+    const fn = calls[at] as AnyHandler;
+    const a = calls[at + 1];
+    const b = calls[at + 2];
+    const c = calls[at + 3];
+    const d = calls[at + 4];
+    // Clear the references, so that the ring keeps nothing alive that has run.
+    calls[at] = calls[at + 1] = calls[at + 2] = calls[at + 3] = calls[at + 4] = undefined;
+    this.#head = (this.#head + 1) & (this.#capacity - 1);
+    this.#size--;
+    fn(a, b, c, d);
+  }
+
+  /** Double the rings, unrolling the events to the front. */
   #grow(): void {
-    const old = this.#ring;
-    const ring = new Array<Event | undefined>(old.length * 2).fill(undefined);
-    for (let i = 0; i < this.#size; i++) ring[i] = old[(this.#head + i) & (old.length - 1)];
-    this.#ring = ring;
+    const old = this.#capacity;
+    const capacity = old * 2;
+    const keys = new Float64Array(capacity * KEY_STRIDE);
+    const calls = new Array<unknown>(capacity * CALL_STRIDE).fill(undefined);
+    for (let i = 0; i < this.#size; i++) {
+      const from = (this.#head + i) & (old - 1);
+      for (let j = 0; j < KEY_STRIDE; j++) keys[i * KEY_STRIDE + j] = this.#keys[from * KEY_STRIDE + j]!;
+      for (let j = 0; j < CALL_STRIDE; j++) calls[i * CALL_STRIDE + j] = this.#calls[from * CALL_STRIDE + j];
+    }
+    this.#keys = keys;
+    this.#calls = calls;
+    this.#capacity = capacity;
     this.#head = 0;
   }
+}
+
+// The errors are built outside the hot functions, which keeps those small enough for V8 to inline.
+function laneOrderError(time: number, lastTime: number): RangeError {
+  return new RangeError(`lane event at ${time} ns is before the lane's previous event at ${lastTime} ns`);
+}
+
+function negativeDelayError(delay: number): RangeError {
+  return new RangeError(`delay ${delay} ns is negative; events cannot run in the past`);
+}
+
+function pastEventError(time: number, now: number): RangeError {
+  return new RangeError(`event at ${time} ns is before the current time ${now} ns`);
 }
 
 export class EventQueue {
@@ -126,14 +183,14 @@ export class EventQueue {
 
   /** Run `fn(a, b, c, d)` at virtual time `time`. A time in the past is a bug and throws. */
   call<A, B = undefined, C = undefined, D = undefined>(time: number, fn: Handler<A, B, C, D>, a?: A, b?: B, c?: C, d?: D): void {
-    this.#siftUp(this.makeEvent(time, fn as AnyHandler, a, b, c, d));
+    this.#siftUp(this.#makeEvent(time, fn as AnyHandler, a, b, c, d));
   }
 
   /** Run `fn(a, b, c, d)` `delay` nanoseconds from now, through the lane of that delay. */
   callAfter<A, B = undefined, C = undefined, D = undefined>(delay: number, fn: Handler<A, B, C, D>, a?: A, b?: B, c?: C, d?: D): void {
     let lane = this.#delayLanes.get(delay);
     if (lane === undefined) {
-      if (!(delay >= 0)) throw new RangeError(`delay ${delay} ns is negative; events cannot run in the past`);
+      if (!(delay >= 0)) throw negativeDelayError(delay);
       lane = this.createLane();
       this.#delayLanes.set(delay, lane);
     }
@@ -147,14 +204,18 @@ export class EventQueue {
     return lane;
   }
 
-  /** Take an event from the free list and fill it; used by lanes. A time in the past throws. */
-  makeEvent(time: number, fn: AnyHandler, a: unknown, b: unknown, c: unknown, d: unknown): Event {
-    if (!(time >= this.#now)) {
-      throw new RangeError(`event at ${time} ns is before the current time ${this.#now} ns`);
-    }
+  /** Return the sequence number of a new event at `time`, for lanes. A time in the past throws. */
+  nextSeq(time: number): number {
+    if (!(time >= this.#now)) throw pastEventError(time, this.#now);
+    return this.#seq++;
+  }
+
+  /** Take an event from the free list and fill it. A time in the past throws. */
+  #makeEvent(time: number, fn: AnyHandler, a: unknown, b: unknown, c: unknown, d: unknown): Event {
+    const seq = this.nextSeq(time);
     const event = this.#free.pop() ?? new Event();
     event.time = time;
-    event.seq = this.#seq++;
+    event.seq = seq;
     event.fn = fn;
     event.a = a;
     event.b = b;
@@ -173,26 +234,36 @@ export class EventQueue {
     let count = 0;
     try {
       while (count < maxEvents) {
-        // The earliest event: the heap top or a lane head.
-        let event = heap[0];
+        // The earliest event: the heap top or a lane head, by (time, sequence number).
+        const top = heap[0];
+        let found = top !== undefined;
+        let time = found ? top!.time : 0;
+        let seq = found ? top!.seq : 0;
         let from: EventLane | undefined;
         for (let i = 0; i < lanes.length; i++) {
-          const head = lanes[i]!.peek();
-          if (head !== undefined && (event === undefined || before(head, event))) {
-            event = head;
-            from = lanes[i];
+          const lane = lanes[i]!;
+          if (lane.size === 0) continue;
+          const laneTime = lane.headTime();
+          if (!found || laneTime < time || (laneTime === time && lane.headSeq() < seq)) {
+            found = true;
+            time = laneTime;
+            seq = lane.headSeq();
+            from = lane;
           }
         }
-        if (event === undefined || event.time > until) break;
-        if (from === undefined) this.#removeTop();
-        else from.shift();
+        if (!found || time > until) break;
 
-        this.#now = event.time;
-        const { fn, a, b, c, d } = event;
-        event.fn = undefined;
-        event.a = event.b = event.c = event.d = undefined;
-        this.#free.push(event);
+        this.#now = time;
         count++;
+        if (from !== undefined) {
+          from.runHead();
+          continue;
+        }
+        this.#removeTop();
+        const { fn, a, b, c, d } = top!;
+        top!.fn = undefined;
+        top!.a = top!.b = top!.c = top!.d = undefined;
+        this.#free.push(top!);
         fn!(a, b, c, d);
       }
     } finally {

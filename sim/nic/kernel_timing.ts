@@ -63,6 +63,8 @@ export class KernelTimeline {
   readonly #k: KernelParams;
   readonly #freeAt: number[];
   #portFreeAt = 0;
+  /** Start time of the latest scheduled message, for `schedule`'s result. */
+  #lastStart = 0;
 
   constructor(k: KernelParams) {
     this.#k = k;
@@ -74,19 +76,38 @@ export class KernelTimeline {
    * bytes arrive as `chunks` (nondecreasing, the last one ending at `hashed`).
    */
   schedule(issued: number, hashed: number, chunks: readonly Chunk[]): KernelSchedule {
-    const last = chunks[chunks.length - 1];
-    if (last === undefined || last.hashedEnd !== hashed) {
-      throw new InputError(`chunks must end at the ${hashed} hashed bytes of the message`);
-    }
+    const arrivals = chunks.map((c) => c.arrival);
+    const hashedEnds = chunks.map((c) => c.hashedEnd);
+    const chunkDone = new Array<number>(chunks.length);
+    const final = this.scheduleChunks(issued, hashed, arrivals, hashedEnds, chunks.length, chunkDone);
+    return { start: this.#lastStart, chunkDone, final };
+  }
+
+  /**
+   * Schedule like `schedule`, with chunk i given as arrivals[i] and
+   * hashedEnds[i] for i < count. Writes when each chunk's blocks are absorbed
+   * into chunkDone[i] and returns the final time, allocating nothing.
+   */
+  scheduleChunks(
+    issued: number,
+    hashed: number,
+    arrivals: ArrayLike<number>,
+    hashedEnds: ArrayLike<number>,
+    count: number,
+    chunkDone: number[],
+  ): number {
+    if (count < 1 || hashedEnds[count - 1] !== hashed) throw chunkEndError(hashed);
     const unit = this.#takeEarliestFree();
     const k = this.#k;
     if (k.model === 'cpu') {
-      const start = Math.max(issued, this.#freeAt[unit]!, last.arrival);
+      const start = Math.max(issued, this.#freeAt[unit]!, arrivals[count - 1]!);
       const final = start + k.accessNs + cpuComputeNs(k, hashed);
       this.#freeAt[unit] = final;
-      return { start, chunkDone: chunks.map(() => final), final };
+      this.#lastStart = start;
+      for (let i = 0; i < count; i++) chunkDone[i] = final;
+      return final;
     }
-    return this.#scheduleCore(k, unit, issued, hashed, chunks);
+    return this.#scheduleCore(k, unit, issued, hashed, arrivals, hashedEnds, count, chunkDone);
   }
 
   #scheduleCore(
@@ -94,28 +115,31 @@ export class KernelTimeline {
     unit: number,
     issued: number,
     hashed: number,
-    chunks: readonly Chunk[],
-  ): KernelSchedule {
+    arrivals: ArrayLike<number>,
+    hashedEnds: ArrayLike<number>,
+    count: number,
+    chunkDone: number[],
+  ): number {
     const cycleNs = 1000 / k.clockMHz;
 
     // The port takes commands in order; an engine starts once its command is through the port.
     const portStart = Math.max(issued, this.#portFreeAt);
     this.#portFreeAt = portStart + (k.portCommandCycles + Math.ceil(hashed / k.portBytesPerCycle)) * cycleNs;
     // The core is fed by the data stream, so it starts with the first chunk, not at the command.
-    const start = Math.max(portStart, this.#freeAt[unit]!, chunks[0]!.arrival);
+    const start = Math.max(portStart, this.#freeAt[unit]!, arrivals[0]!);
 
-    const chunkDone: number[] = [];
     let done = start + absorbedCycles(k, 0) * cycleNs;
     let absorbed = absorbedCycles(k, 0);
-    for (const c of chunks) {
-      const now = absorbedCycles(k, c.hashedEnd);
-      done = Math.max(done, c.arrival) + (now - absorbed) * cycleNs;
+    for (let i = 0; i < count; i++) {
+      const now = absorbedCycles(k, hashedEnds[i]!);
+      done = Math.max(done, arrivals[i]!) + (now - absorbed) * cycleNs;
       absorbed = now;
-      chunkDone.push(done);
+      chunkDone[i] = done;
     }
     const final = done + (coreCycles(k, hashed) - absorbed) * cycleNs;
     this.#freeAt[unit] = final;
-    return { start, chunkDone, final };
+    this.#lastStart = start;
+    return final;
   }
 
   #takeEarliestFree(): number {
@@ -123,4 +147,9 @@ export class KernelTimeline {
     for (let i = 1; i < this.#freeAt.length; i++) if (this.#freeAt[i]! < this.#freeAt[best]!) best = i;
     return best;
   }
+}
+
+// Built outside scheduleChunks, which keeps that small enough for V8 to inline.
+function chunkEndError(hashed: number): InputError {
+  return new InputError(`chunks must end at the ${hashed} hashed bytes of the message`);
 }

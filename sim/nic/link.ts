@@ -35,12 +35,20 @@ export interface LinkCounters {
   corrupted: number;
 }
 
-/** Receives a frame at the current virtual time; `sentAt` is when its first bit left. */
-export type FrameSink = (frame: Uint8Array, sentAt: number) => void;
+/**
+ * Receives a frame at the current virtual time. `sentAt` is when its first
+ * bit left, and `context` is the link's own, so that many links share one sink.
+ */
+export type FrameSink<C> = (context: C, frame: Uint8Array, sentAt: number) => void;
 
-export class Link {
+export class Link<C = unknown> {
   #busyUntil = 0;
-  readonly counters: LinkCounters = { sent: 0, lost: 0, duplicated: 0, reordered: 0, corrupted: 0 };
+  // Counters are fields rather than an object of their own, so counting touches no extra cache line.
+  #sent = 0;
+  #lost = 0;
+  #duplicated = 0;
+  #reordered = 0;
+  #corrupted = 0;
 
   constructor(
     readonly queue: EventQueue,
@@ -48,10 +56,22 @@ export class Link {
     readonly gbps: number,
     readonly propagationNs: number,
     readonly faults: LinkFaults,
-    readonly sink: FrameSink,
+    readonly sink: FrameSink<C>,
+    readonly context: C,
     /** Called with every frame as it starts on the wire, e.g. to write a pcap. */
     readonly capture?: (timeNs: number, frame: Uint8Array) => void,
   ) {}
+
+  /** Snapshot of the counters. */
+  get counters(): LinkCounters {
+    return {
+      sent: this.#sent,
+      lost: this.#lost,
+      duplicated: this.#duplicated,
+      reordered: this.#reordered,
+      corrupted: this.#corrupted,
+    };
+  }
 
   /** Queue `frame` for transmission now; returns when its last bit leaves (ns). */
   send(frame: Uint8Array): number {
@@ -59,36 +79,36 @@ export class Link {
     const start = Math.max(now, this.#busyUntil);
     const end = start + ((frame.length + ETHERNET_FRAMING_BYTES) * 8) / this.gbps;
     this.#busyUntil = end;
-    this.counters.sent++;
+    this.#sent++;
     this.capture?.(start, frame);
 
     const f = this.faults;
     if (f.loss > 0 && this.prng.next() < f.loss) {
-      this.counters.lost++;
+      this.#lost++;
       return end;
     }
     let arrival = end + this.propagationNs;
     if (f.reorder > 0 && this.prng.next() < f.reorder) {
-      this.counters.reordered++;
+      this.#reordered++;
       arrival += f.reorderDelayNs;
     }
     let copy = frame;
     if (f.corrupt > 0 && this.prng.next() < f.corrupt) {
-      this.counters.corrupted++;
+      this.#corrupted++;
       copy = frame.slice();
       const bit = this.prng.int(0, copy.length * 8 - 1);
       copy[bit >> 3]! ^= 1 << (bit & 7);
     }
     this.queue.call(arrival, Link.#deliver, this, copy, start);
     if (f.duplicate > 0 && this.prng.next() < f.duplicate) {
-      this.counters.duplicated++;
+      this.#duplicated++;
       this.queue.call(arrival + 1, Link.#deliver, this, frame, start);
     }
     return end;
   }
 
   /** Event handler of a frame's arrival at the far end. */
-  static #deliver(link: Link, frame: Uint8Array, sentAt: number): void {
-    link.sink(frame, sentAt);
+  static #deliver<T>(link: Link<T>, frame: Uint8Array, sentAt: number): void {
+    link.sink(link.context, frame, sentAt);
   }
 }

@@ -18,13 +18,22 @@ import { Prng } from '../prng.ts';
 import { AttestationUnit } from './attestation_unit.ts';
 import { allocateBytes } from './byte_slab.ts';
 import { EventQueue } from './event_queue.ts';
-import { ATTESTATION_HEADER_BYTES, KernelTimeline, type Chunk } from './kernel_timing.ts';
+import { ATTESTATION_HEADER_BYTES, KernelTimeline } from './kernel_timing.ts';
 import { Link, NO_FAULTS, type LinkFaults } from './link.ts';
 import { MessageRecord } from './message_record.ts';
 import type { PcapWriter } from './pcap.ts';
 import type { Profile } from './profiles.ts';
 import { Requester, Responder, type QueuedPacket } from './rc_transport.ts';
-import { OPCODE, decodeRoce, encodeRoce, type BaseTransportHeader, type RocePacket } from './roce_codec.ts';
+import {
+  OPCODE,
+  checkRoceFrame,
+  encodeRoce,
+  readRoceFields,
+  roceDestQp,
+  type BaseTransportHeader,
+  type RoceFields,
+  type RocePacket,
+} from './roce_codec.ts';
 
 /** rdma: no attestation; send-only: Attest on transmit, no Verify; attest-verify: both. */
 export type PathKind = 'rdma' | 'send-only' | 'attest-verify';
@@ -48,11 +57,6 @@ export interface NetworkOptions {
   onComplete?: (record: MessageRecord) => void;
 }
 
-interface QueuePair {
-  connection: Connection;
-  role: 'requester' | 'responder';
-}
-
 /** Local QPNs start here; 0 and 1 are the special QPs of InfiniBand. */
 const FIRST_QPN = 0x11;
 const EMPTY = new Uint8Array(0);
@@ -68,16 +72,11 @@ interface NicNode {
   hostFreeAt: number;
   dmaReadFreeAt: number;
   dmaWriteFreeAt: number;
-  /** Queue pairs by local QPN - FIRST_QPN. */
-  qps: QueuePair[];
-}
-
-/** Fixed header fields of one direction of a connection. */
-interface Addressing {
-  ethernet: RocePacket['ethernet'];
-  ipv4: RocePacket['ipv4'];
-  udpSrcPort: number;
-  destQp: number;
+  /**
+   * Connections by local QPN - FIRST_QPN. The QP is the connection's
+   * responder when the connection's dst is this node, else its requester.
+   */
+  qps: Connection[];
 }
 
 /**
@@ -85,7 +84,6 @@ interface Addressing {
  * are reused from message to message: entries at `count` and beyond are stale.
  */
 interface Assembly {
-  active: boolean;
   count: number;
   parts: Array<Uint8Array | undefined>;
   bytes: number;
@@ -101,8 +99,8 @@ export interface Connection {
   dst: NicNode;
   srcQpn: number;
   dstQpn: number;
-  requester: Requester;
-  responder: Responder;
+  requester: Requester<Connection>;
+  responder: Responder<Connection>;
   /** Messages posted so far. */
   posted: number;
   /** Messages the receiver has finished so far, in posting order. */
@@ -110,11 +108,11 @@ export interface Connection {
   /** Posted messages not yet delivered: inFlight[inFlightHead] is the next one. */
   inFlight: MessageRecord[];
   inFlightHead: number;
+  /** A multi-packet message is being received, and its first packets are in `assembly`. */
+  assembling: boolean;
   assembly: Assembly;
-  forward: Addressing;
-  reverse: Addressing;
-  forwardLink: Link | undefined;
-  reverseLink: Link | undefined;
+  forwardLink: Link<NicNode> | undefined;
+  reverseLink: Link<NicNode> | undefined;
   /** Link times of the data packet the responder is handling: its first bit sent, and its arrival. */
   packetSentAt: number;
   packetArrivedAt: number;
@@ -134,9 +132,15 @@ export class NicNetwork {
   readonly nodes: NicNode[] = [];
   readonly connections: Connection[] = [];
   readonly counters: NetworkCounters = { malformed: new Map(), verifyFailures: 0 };
-  readonly #links = new Map<number, Link>();
+  readonly #links = new Map<number, Link<NicNode>>();
   readonly #prng: Prng;
   readonly #profile: Profile;
+  // Callbacks shared by every connection and link, which pass their own context.
+  readonly #transmitPacket = (conn: Connection, p: QueuedPacket): void => this.#transmit(conn, p);
+  readonly #sendAckPacket = (conn: Connection, psn: number, syndrome: number, msn: number): void =>
+    this.#sendAck(conn, psn, syndrome, msn);
+  readonly #deliverPacket = (conn: Connection, packet: RoceFields): void => this.#onDelivered(conn, packet);
+  readonly #receiveFrameAt = (node: NicNode, frame: Uint8Array, sentAt: number): void => this.#receiveFrame(node, frame, sentAt);
 
   constructor(readonly options: NetworkOptions) {
     if (!Number.isInteger(options.nodes) || options.nodes < 2 || options.nodes > MAX_NODES) {
@@ -171,28 +175,23 @@ export class NicNetwork {
       dst,
       srcQpn,
       dstQpn,
-      requester: undefined as unknown as Requester,
-      responder: undefined as unknown as Responder,
+      requester: undefined as unknown as Requester<Connection>,
+      responder: undefined as unknown as Responder<Connection>,
       posted: 0,
       delivered: 0,
       inFlight: [],
       inFlightHead: 0,
-      assembly: { active: false, count: 0, parts: [], bytes: 0, chunkTimes: [], chunkEnds: [] },
-      forward: addressing(src, dst, dstQpn),
-      reverse: addressing(dst, src, srcQpn),
+      assembling: false,
+      assembly: newAssembly(),
       forwardLink: undefined,
       reverseLink: undefined,
       packetSentAt: 0,
       packetArrivedAt: 0,
     };
-    conn.requester = new Requester(this.queue, stack, firstPsn, (p) => this.#transmit(conn, p));
-    conn.responder = new Responder(
-      firstPsn,
-      (psn, syndrome, msn) => this.#sendAck(conn, psn, syndrome, msn),
-      (packet) => this.#onDelivered(conn, packet),
-    );
-    src.qps.push({ connection: conn, role: 'requester' });
-    dst.qps.push({ connection: conn, role: 'responder' });
+    conn.requester = new Requester(this.queue, stack, firstPsn, this.#transmitPacket, conn);
+    conn.responder = new Responder(firstPsn, this.#sendAckPacket, this.#deliverPacket, conn);
+    src.qps.push(conn);
+    dst.qps.push(conn);
     this.connections.push(conn);
     return conn;
   }
@@ -213,42 +212,45 @@ export class NicNetwork {
 
     const attested = path === 'rdma' ? msg : src.attestation.attest(conn.session, msg);
     record.wireBytes = attested.length;
-    const ends = segmentEnds(attested.length, stack.mtu);
-    let emit: number[];
+    // `ends` and `emit` are scratch arrays (see SCRATCH_ENDS), valid for the first `count` entries.
+    const ends = SCRATCH_ENDS;
+    const count = fillSegmentEnds(attested.length, stack.mtu, ends);
+    const emit = SCRATCH_READY;
 
     if (path === 'rdma') {
-      emit = this.#dmaRead(src, posted, ends, 0, attested.length);
-      record.mark('dma', emit[emit.length - 1]!);
+      this.#dmaRead(src, posted, ends, count, 0, attested.length, emit);
+      record.mark('dma', emit[count - 1]!);
     } else if (kernel.location === 'host') {
       const hashed = msg.length + ATTESTATION_HEADER_BYTES;
       const attestedAt = src.txKernel.schedule(posted, hashed, [{ arrival: posted, hashedEnd: hashed }]).final;
       record.mark('kernel', attestedAt);
-      emit = this.#dmaRead(src, attestedAt, ends, 0, attested.length);
-      record.mark('dma', emit[emit.length - 1]!);
+      this.#dmaRead(src, attestedAt, ends, count, 0, attested.length, emit);
+      record.mark('dma', emit[count - 1]!);
     } else {
-      emit = this.#attestOnNic(src, record, posted, attested.length, msg.length, ends);
+      this.#attestOnNic(src, record, posted, msg.length, ends, count, emit);
     }
 
-    for (let k = 0; k < ends.length; k++) {
+    for (let k = 0; k < count; k++) {
       const start = k === 0 ? 0 : ends[k - 1]!;
-      const only = ends.length === 1;
+      const only = count === 1;
       const opcode = only
         ? OPCODE.RDMA_WRITE_ONLY
         : k === 0
           ? OPCODE.RDMA_WRITE_FIRST
-          : k === ends.length - 1
+          : k === count - 1
             ? OPCODE.RDMA_WRITE_LAST
             : OPCODE.RDMA_WRITE_MIDDLE;
       // The remote address is index x 64 KiB, exact while index x 2^16 stays below 2^53.
       const reth = k === 0 ? { va: BigInt(record.index * 0x10000), rkey: 0x1000 + conn.id, dmaLength: attested.length } : undefined;
       const packet: QueuedPacket = {
         opcode,
-        payload: attested.subarray(start, ends[k]!),
+        payload: only ? attested : attested.subarray(start, ends[k]!),
         reth,
-        ackReq: k === ends.length - 1,
+        ackReq: k === count - 1,
         readyAt: Math.max(emit[k]!, now),
         psn: 0,
         everSent: false,
+        nextQueued: undefined,
       };
       conn.requester.enqueue(packet);
     }
@@ -263,11 +265,12 @@ export class NicNetwork {
   linkCounters(): { sent: number; lost: number; duplicated: number; reordered: number; corrupted: number } {
     const total = { sent: 0, lost: 0, duplicated: 0, reordered: 0, corrupted: 0 };
     for (const link of this.#links.values()) {
-      total.sent += link.counters.sent;
-      total.lost += link.counters.lost;
-      total.duplicated += link.counters.duplicated;
-      total.reordered += link.counters.reordered;
-      total.corrupted += link.counters.corrupted;
+      const counters = link.counters;
+      total.sent += counters.sent;
+      total.lost += counters.lost;
+      total.duplicated += counters.duplicated;
+      total.reordered += counters.reordered;
+      total.corrupted += counters.corrupted;
     }
     return total;
   }
@@ -290,53 +293,51 @@ export class NicNetwork {
 
   /**
    * DMA read of `bytes` (placed at `offset` in the attested message) starting
-   * no earlier than `from`; returns when each packet's share has arrived.
+   * no earlier than `from`. Writes when each of the `count` packets' share
+   * has arrived into arrivals[0, count).
    */
-  #dmaRead(node: NicNode, from: number, ends: number[], offset: number, bytes: number): number[] {
+  #dmaRead(node: NicNode, from: number, ends: number[], count: number, offset: number, bytes: number, arrivals: number[]): void {
     const stack = this.#profile.stack;
     const start = Math.max(from, node.dmaReadFreeAt);
     node.dmaReadFreeAt = start + bytes / stack.dmaBytesPerNs;
-    const arrivals = new Array<number>(ends.length);
-    for (let i = 0; i < ends.length; i++) {
+    for (let i = 0; i < count; i++) {
       const upTo = Math.min(Math.max(ends[i]! - offset, 0), bytes);
       arrivals[i] = start + stack.dmaReadLatencyNs + upTo / stack.dmaBytesPerNs;
     }
-    return arrivals;
   }
 
-  /** DMA the message into the NIC kernel, attest while it streams; returns packet ready times. */
+  /** DMA the message into the NIC kernel and attest it while it streams. Writes packet ready times into ready[0, count). */
   #attestOnNic(
     src: NicNode,
     record: MessageRecord,
     posted: number,
-    attestedBytes: number,
     msgBytes: number,
     ends: number[],
-  ): number[] {
+    count: number,
+    ready: number[],
+  ): void {
     const k = this.#profile.kernel;
     const leading = k.tagPlacement === 'leading';
     const hashedOffset = leading ? k.tagFieldBytes : 0;
     const msgOffset = leading ? hashedOffset + ATTESTATION_HEADER_BYTES : 0;
     const hashed = msgBytes + ATTESTATION_HEADER_BYTES;
 
-    const dmaArrival = this.#dmaRead(src, posted, ends, msgOffset, msgBytes);
+    const dmaArrival = SCRATCH_ARRIVALS;
+    this.#dmaRead(src, posted, ends, count, msgOffset, msgBytes, dmaArrival);
     record.mark('dma', dmaArrival[0]!);
-    const chunks = new Array<Chunk>(ends.length);
-    for (let i = 0; i < ends.length; i++) {
-      chunks[i] = { arrival: dmaArrival[i]!, hashedEnd: clamp(ends[i]! - hashedOffset, 0, hashed) };
-    }
-    const schedule = src.txKernel.schedule(posted, hashed, chunks);
-    record.mark('kernel', schedule.final);
+    const hashedEnds = SCRATCH_HASHED_ENDS;
+    for (let i = 0; i < count; i++) hashedEnds[i] = clamp(ends[i]! - hashedOffset, 0, hashed);
+    const chunkDone = SCRATCH_CHUNK_DONE;
+    const final = src.txKernel.scheduleChunks(posted, hashed, dmaArrival, hashedEnds, count, chunkDone);
+    record.mark('kernel', final);
 
     // A leading tag keeps every packet back until the MAC is done, a trailing tag only the last one.
-    const ready = new Array<number>(ends.length);
-    for (let i = 0; i < ends.length; i++) {
-      ready[i] = leading || i === ends.length - 1 ? schedule.final : Math.max(schedule.chunkDone[i]!, dmaArrival[i]!);
+    for (let i = 0; i < count; i++) {
+      ready[i] = leading || i === count - 1 ? final : Math.max(chunkDone[i]!, dmaArrival[i]!);
     }
-    return ready;
   }
 
-  #link(from: NicNode, to: NicNode): Link {
+  #link(from: NicNode, to: NicNode): Link<NicNode> {
     const key = from.id * MAX_NODES + to.id;
     let link = this.#links.get(key);
     if (link === undefined) {
@@ -347,7 +348,8 @@ export class NicNetwork {
         stack.linkGbps,
         stack.propagationNs,
         this.options.faults ?? NO_FAULTS,
-        (frame, sentAt) => this.#receiveFrame(to, frame, sentAt),
+        this.#receiveFrameAt,
+        to,
         this.options.pcap === undefined ? undefined : (t, f) => this.options.pcap!.add(t, f),
       );
       this.#links.set(key, link);
@@ -356,7 +358,8 @@ export class NicNetwork {
   }
 
   #transmit(conn: Connection, p: QueuedPacket): void {
-    const frame = encodeRoce(fillOutgoing(conn.forward, p.opcode, p.psn, p.ackReq, p.reth, undefined, p.payload));
+    const packet = fillOutgoing(conn.src, conn.dst, conn.dstQpn, p.opcode, p.psn, p.ackReq, p.reth, undefined, p.payload);
+    const frame = encodeRoce(packet);
     conn.forwardLink ??= this.#link(conn.src, conn.dst);
     this.queue.callAfter(this.#profile.stack.txPipelineNs, sendFrame, conn.forwardLink, frame);
   }
@@ -364,62 +367,71 @@ export class NicNetwork {
   #sendAck(conn: Connection, psn: number, syndrome: number, msn: number): void {
     OUTGOING_AETH.syndrome = syndrome;
     OUTGOING_AETH.msn = msn;
-    const frame = encodeRoce(fillOutgoing(conn.reverse, OPCODE.ACKNOWLEDGE, psn, false, undefined, OUTGOING_AETH, EMPTY));
+    const packet = fillOutgoing(conn.dst, conn.src, conn.srcQpn, OPCODE.ACKNOWLEDGE, psn, false, undefined, OUTGOING_AETH, EMPTY);
+    const frame = encodeRoce(packet);
     conn.reverseLink ??= this.#link(conn.dst, conn.src);
     this.queue.callAfter(this.#profile.stack.txPipelineNs, sendFrame, conn.reverseLink, frame);
   }
 
+  /**
+   * Check an arriving frame now, and hand it to its queue pair when it
+   * leaves the receive pipeline. The frame is read again then, because
+   * frames are never changed after encodeRoce (the link corrupts a copy).
+   */
   #receiveFrame(node: NicNode, frame: Uint8Array, sentAt: number): void {
-    const decoded = decodeRoce(frame);
-    if (!decoded.ok) {
+    const reason = checkRoceFrame(frame);
+    if (reason !== undefined) {
       // Count by the reason's first words so that values inside it do not split the counts.
-      const kind = decoded.reason.split(' ').slice(0, 2).join(' ');
+      const kind = reason.split(' ').slice(0, 2).join(' ');
       this.counters.malformed.set(kind, (this.counters.malformed.get(kind) ?? 0) + 1);
       return;
     }
-    const packet = decoded.packet;
-    const qp = node.qps[packet.bth.destQp - FIRST_QPN];
-    if (qp === undefined) {
+    const conn = node.qps[roceDestQp(frame) - FIRST_QPN];
+    if (conn === undefined) {
       this.counters.malformed.set('unknown QP', (this.counters.malformed.get('unknown QP') ?? 0) + 1);
       return;
     }
-    this.queue.callAfter(this.#profile.stack.rxPipelineNs, receivePacket, qp, packet, sentAt, this.queue.now);
+    const handler = conn.dst === node ? receiveAtResponder : receiveAtRequester;
+    this.queue.callAfter(this.#profile.stack.rxPipelineNs, handler, conn, frame, sentAt, this.queue.now);
   }
 
   /** An in-order data packet at the responder: assemble, and finish the message on its last packet. */
-  #onDelivered(conn: Connection, packet: RocePacket): void {
+  #onDelivered(conn: Connection, packet: RoceFields): void {
     const now = this.queue.now;
     const stack = this.#profile.stack;
     const dst = conn.dst;
-    const asm = conn.assembly;
-    if (packet.reth !== undefined || !asm.active) {
-      asm.active = true;
+    const op = packet.opcode;
+    const last = op === OPCODE.RDMA_WRITE_LAST || op === OPCODE.RDMA_WRITE_ONLY;
+    // A single-packet message goes through one shared Assembly, so that the
+    // connection's own arrays, which are rarely in the cache, stay untouched.
+    const asm = packet.hasReth && last ? SINGLE_PACKET : conn.assembly;
+    if (packet.hasReth || !conn.assembling) {
+      conn.assembling = true;
       asm.count = 0;
       asm.bytes = 0;
     }
-    asm.parts[asm.count] = packet.payload;
-    asm.bytes += packet.payload.length;
+    const payload = packet.frame.subarray(packet.payloadStart, packet.payloadEnd);
+    asm.parts[asm.count] = payload;
+    asm.bytes += payload.length;
     asm.chunkTimes[asm.count] = now;
     asm.chunkEnds[asm.count] = asm.bytes;
     asm.count++;
 
-    const op = packet.bth.opcode;
-    const last = op === OPCODE.RDMA_WRITE_LAST || op === OPCODE.RDMA_WRITE_ONLY;
     const verifyOnNic = this.options.path === 'attest-verify' && this.#profile.kernel.location === 'nic';
     if (!last || !verifyOnNic) {
       // Packets that need no verdict first go to host memory as they arrive.
-      dst.dmaWriteFreeAt = Math.max(now, dst.dmaWriteFreeAt) + packet.payload.length / stack.dmaBytesPerNs;
+      dst.dmaWriteFreeAt = Math.max(now, dst.dmaWriteFreeAt) + payload.length / stack.dmaBytesPerNs;
     }
     if (!last) return;
 
-    asm.active = false;
+    conn.assembling = false;
     const record = conn.inFlight[conn.inFlightHead];
     if (record === undefined) throw new Error(`connection ${conn.id} delivered a message that was never posted`);
     releaseHead(conn);
     record.mark('transport', conn.packetSentAt);
     record.mark('wire', conn.packetArrivedAt);
     record.mark('transport', now);
-    this.#finishMessage(conn, record, asm, packet.payload.length);
+    this.#finishMessage(conn, record, asm, payload.length);
     // Drop the payload views, which would keep their frames' buffers alive.
     for (let i = 0; i < asm.count; i++) asm.parts[i] = undefined;
   }
@@ -436,11 +448,10 @@ export class NicNetwork {
       record.mark('dma', ready);
     } else if (kernel.location === 'nic') {
       const hashedOffset = kernel.tagPlacement === 'leading' ? kernel.tagFieldBytes : 0;
-      const chunks = new Array<Chunk>(asm.count);
-      for (let i = 0; i < chunks.length; i++) {
-        chunks[i] = { arrival: asm.chunkTimes[i]!, hashedEnd: clamp(asm.chunkEnds[i]! - hashedOffset, 0, hashed) };
-      }
-      const verified = dst.rxKernel.schedule(asm.chunkTimes[0]!, hashed, chunks).final;
+      const hashedEnds = SCRATCH_HASHED_ENDS;
+      for (let i = 0; i < asm.count; i++) hashedEnds[i] = clamp(asm.chunkEnds[i]! - hashedOffset, 0, hashed);
+      const firstArrival = asm.chunkTimes[0]!;
+      const verified = dst.rxKernel.scheduleChunks(firstArrival, hashed, asm.chunkTimes, hashedEnds, asm.count, SCRATCH_CHUNK_DONE);
       record.mark('verify', verified);
       const written = Math.max(verified, dst.dmaWriteFreeAt) + lastBytes / stack.dmaBytesPerNs;
       dst.dmaWriteFreeAt = written;
@@ -473,30 +484,48 @@ export class NicNetwork {
   }
 }
 
+function newAssembly(): Assembly {
+  return { count: 0, parts: [], bytes: 0, chunkTimes: [], chunkEnds: [] };
+}
+
+/** Assembly of single-packet messages, shared by all connections because #onDelivered never nests. */
+const SINGLE_PACKET = newAssembly();
+
 /** Event handler: the transmit pipeline hands `frame` to the link. */
-function sendFrame(link: Link, frame: Uint8Array): void {
+function sendFrame(link: Link<NicNode>, frame: Uint8Array): void {
   link.send(frame);
 }
 
-/** Event handler: a packet leaves the receive pipeline towards its queue pair. */
-function receivePacket(qp: QueuePair, packet: RocePacket, sentAt: number, arrivedAt: number): void {
-  const conn = qp.connection;
-  if (qp.role === 'requester') {
-    conn.requester.onAcknowledge(packet);
-    return;
-  }
-  conn.packetSentAt = sentAt;
-  conn.packetArrivedAt = arrivedAt;
-  conn.responder.onPacket(packet);
+/**
+ * Fields of the frame being handled by receiveAtRequester or
+ * receiveAtResponder. Those handlers never nest, because nothing they call
+ * reads another frame, so one object serves every received frame.
+ */
+const RECEIVED: RoceFields = {
+  frame: EMPTY,
+  opcode: 0,
+  psn: 0,
+  ackReq: false,
+  hasReth: false,
+  syndrome: -1,
+  payloadStart: 0,
+  payloadEnd: 0,
+};
+
+/** Event handler: a frame that checkRoceFrame accepted leaves the receive pipeline towards the requester QP of `conn`. */
+function receiveAtRequester(conn: Connection, frame: Uint8Array): void {
+  readRoceFields(frame, RECEIVED);
+  conn.requester.onAcknowledge(RECEIVED);
+  RECEIVED.frame = EMPTY;
 }
 
-function addressing(from: NicNode, to: NicNode, destQp: number): Addressing {
-  return {
-    ethernet: { dst: to.mac, src: from.mac },
-    ipv4: { src: from.ip, dst: to.ip, id: 0, ttl: 64, dscp: 26, ecn: 2 },
-    udpSrcPort: 0xc000 | (destQp & 0x3fff),
-    destQp,
-  };
+/** Event handler: a frame that checkRoceFrame accepted leaves the receive pipeline towards the responder QP of `conn`. */
+function receiveAtResponder(conn: Connection, frame: Uint8Array, sentAt: number, arrivedAt: number): void {
+  conn.packetSentAt = sentAt;
+  conn.packetArrivedAt = arrivedAt;
+  readRoceFields(frame, RECEIVED);
+  conn.responder.onPacket(RECEIVED);
+  RECEIVED.frame = EMPTY;
 }
 
 /**
@@ -515,9 +544,12 @@ const OUTGOING_BTH: BaseTransportHeader = {
   ackReq: false,
 };
 const OUTGOING_AETH = { syndrome: 0, msn: 0 };
+const OUTGOING_ETHERNET: RocePacket['ethernet'] = { dst: EMPTY, src: EMPTY };
+/** Every frame has IPv4 id 0, TTL 64, and DSCP 26 with ECN 2 (ECN-capable transport). */
+const OUTGOING_IPV4 = { src: 0, dst: 0, id: 0, ttl: 64, dscp: 26, ecn: 2 };
 const OUTGOING: RocePacket = {
-  ethernet: { dst: new Uint8Array(6), src: new Uint8Array(6) },
-  ipv4: { src: 0, dst: 0, id: 0, ttl: 0, dscp: 0, ecn: 0 },
+  ethernet: OUTGOING_ETHERNET,
+  ipv4: OUTGOING_IPV4,
   udpSrcPort: 0,
   bth: OUTGOING_BTH,
   reth: undefined,
@@ -526,9 +558,11 @@ const OUTGOING: RocePacket = {
   payload: EMPTY,
 };
 
-/** Refill OUTGOING for a packet from the node of `a` and return it. */
+/** Refill OUTGOING for a packet from `from` to QP `destQp` on `to` and return it. */
 function fillOutgoing(
-  a: Addressing,
+  from: NicNode,
+  to: NicNode,
+  destQp: number,
   opcode: number,
   psn: number,
   ackReq: boolean,
@@ -537,10 +571,13 @@ function fillOutgoing(
   payload: Uint8Array,
 ): RocePacket {
   const packet = OUTGOING;
-  packet.ethernet = a.ethernet;
-  packet.ipv4 = a.ipv4;
-  packet.udpSrcPort = a.udpSrcPort;
-  OUTGOING_BTH.destQp = a.destQp;
+  OUTGOING_ETHERNET.dst = to.mac;
+  OUTGOING_ETHERNET.src = from.mac;
+  OUTGOING_IPV4.src = from.ip;
+  OUTGOING_IPV4.dst = to.ip;
+  // RoCE v2 uses the UDP source port as flow entropy; this one is derived from the destination QP.
+  packet.udpSrcPort = 0xc000 | (destQp & 0x3fff);
+  OUTGOING_BTH.destQp = destQp;
   OUTGOING_BTH.opcode = opcode;
   OUTGOING_BTH.psn = psn;
   OUTGOING_BTH.ackReq = ackReq;
@@ -564,11 +601,30 @@ function releaseHead(conn: Connection): void {
 /** End offset of each packet when `bytes` are split at the path MTU (one empty packet for 0 bytes). */
 export function segmentEnds(bytes: number, mtu: number): number[] {
   const ends: number[] = [];
+  fillSegmentEnds(bytes, mtu, ends);
+  return ends;
+}
+
+/** Write segmentEnds(bytes, mtu) into ends[0, count) and return the count. */
+function fillSegmentEnds(bytes: number, mtu: number, ends: number[]): number {
+  let count = 0;
   for (let end = Math.min(mtu, bytes); ; end = Math.min(end + mtu, bytes)) {
-    ends.push(end);
-    if (end >= bytes) return ends;
+    ends[count++] = end;
+    if (end >= bytes) return count;
   }
 }
+
+/**
+ * Scratch arrays of `post` and `#finishMessage`: packet end offsets, ready
+ * times, DMA arrivals, hashed chunk ends and the kernel's chunk completion
+ * times. Only the first entries of a call are valid. Each call is done with
+ * them before it calls onComplete, the only way back into `post`.
+ */
+const SCRATCH_ENDS: number[] = [];
+const SCRATCH_READY: number[] = [];
+const SCRATCH_ARRIVALS: number[] = [];
+const SCRATCH_HASHED_ENDS: number[] = [];
+const SCRATCH_CHUNK_DONE: number[] = [];
 
 function clamp(v: number, lo: number, hi: number): number {
   return Math.min(Math.max(v, lo), hi);

@@ -7,14 +7,18 @@
  * the expected PSN, acknowledges cumulatively, acknowledges duplicates again,
  * and sends one NAK per gap.
  *
- * Invariant of the requester: `#packets[i]` has PSN `psnAt(#base + i)`;
- * packets before `#next` have been sent at least once.
+ * Invariant of the requester: the i-th packet of its list, from `#first`,
+ * has PSN `psnAt(#base + i)`. Packets before `#next` have been sent at least
+ * once, and `#cursor` is the packet at `#next` (undefined when all were sent).
  */
 
 import type { EventQueue } from './event_queue.ts';
-import { AETH_ACK, AETH_NAK, NAK_PSN_SEQUENCE_ERROR, OPCODE, type RocePacket } from './roce_codec.ts';
+import { AETH_ACK, AETH_NAK, NAK_PSN_SEQUENCE_ERROR, OPCODE, type RocePacket, type RoceFields } from './roce_codec.ts';
 
 export const PSN_MODULUS = 1 << 24;
+
+/** Default of Requester's onAcked, shared so that a requester does not carry a closure of its own. */
+function ignoreAcked(): void {}
 
 /** Distance from `from` to `to` going forward in PSN space, in [0, 2^24). */
 export function psnDistance(from: number, to: number): number {
@@ -36,6 +40,8 @@ export interface OutgoingPacket {
 export interface QueuedPacket extends OutgoingPacket {
   psn: number;
   everSent: boolean;
+  /** The next packet in the window, which links the window into a list. */
+  nextQueued: QueuedPacket | undefined;
 }
 
 export interface TransportCounters {
@@ -53,17 +59,29 @@ export interface RequesterConfig {
   txPipelineNs: number;
 }
 
-/** Sends packets with their PSN through `transmit`, which encodes and queues a frame. */
-export class Requester {
-  readonly counters: TransportCounters = {
-    packetsSent: 0,
-    retransmitted: 0,
-    timeouts: 0,
-    naksReceived: 0,
-    acksReceived: 0,
-  };
-  #packets: QueuedPacket[] = [];
-  /** Global index of `#packets[0]`, the oldest unacknowledged packet. */
+/**
+ * Sends packets with their PSN through `transmit(context, packet)`, which
+ * encodes and queues a frame. The callbacks take the caller's context (the
+ * connection) as an argument instead of closing over it, so that thousands
+ * of requesters share one function object.
+ */
+export class Requester<C = unknown> {
+  // Counters are fields rather than an object of their own, so counting touches no extra cache line.
+  #packetsSent = 0;
+  #retransmitted = 0;
+  #timeouts = 0;
+  #naksReceived = 0;
+  #acksReceived = 0;
+  // The window is a linked list rather than an array, so that a requester
+  // whose state has left the cache costs no extra miss on an array's storage.
+  /** Oldest unacknowledged packet, with global index `#base`. */
+  #first: QueuedPacket | undefined = undefined;
+  #last: QueuedPacket | undefined = undefined;
+  /** The packet at global index `#next`, or undefined when every queued packet has been sent. */
+  #cursor: QueuedPacket | undefined = undefined;
+  /** Packets in the window. */
+  #count = 0;
+  /** Global index of `#first`. */
   #base = 0;
   /** Global index of the next packet to (re)send. */
   #next = 0;
@@ -75,10 +93,22 @@ export class Requester {
     readonly queue: EventQueue,
     readonly config: RequesterConfig,
     readonly firstPsn: number,
-    readonly transmit: (packet: QueuedPacket) => void,
+    readonly transmit: (context: C, packet: QueuedPacket) => void,
+    readonly context: C,
     /** Called with the global packet index up to which (exclusive) everything is acknowledged. */
-    readonly onAcked: (ackedThrough: number) => void = () => {},
+    readonly onAcked: (ackedThrough: number) => void = ignoreAcked,
   ) {}
+
+  /** Snapshot of the counters. */
+  get counters(): TransportCounters {
+    return {
+      packetsSent: this.#packetsSent,
+      retransmitted: this.#retransmitted,
+      timeouts: this.#timeouts,
+      naksReceived: this.#naksReceived,
+      acksReceived: this.#acksReceived,
+    };
+  }
 
   psnAt(index: number): number {
     return (this.firstPsn + index) % PSN_MODULUS;
@@ -86,11 +116,11 @@ export class Requester {
 
   /** Packets queued so far; the next one gets this global index. */
   get queued(): number {
-    return this.#base + this.#packets.length;
+    return this.#base + this.#count;
   }
 
   get unacknowledged(): number {
-    return this.#packets.length;
+    return this.#count;
   }
 
   /** Queue `packet` and send what the window allows. The requester takes `packet` over and sets its QueuedPacket fields. */
@@ -101,26 +131,31 @@ export class Requester {
     queued.ackReq = packet.ackReq || everyN;
     queued.psn = this.psnAt(index);
     queued.everSent = false;
-    this.#packets.push(queued);
+    queued.nextQueued = undefined;
+    if (this.#last === undefined) this.#first = queued;
+    else this.#last.nextQueued = queued;
+    this.#last = queued;
+    this.#count++;
+    this.#cursor ??= queued;
     this.#pump();
     return index;
   }
 
-  /** Handle an ACK or NAK from the responder. */
-  onAcknowledge(packet: RocePacket): void {
-    const aeth = packet.aeth;
-    if (aeth === undefined) return;
-    const isNak = (aeth.syndrome & 0xe0) === AETH_NAK;
-    if (isNak && (aeth.syndrome & 0x1f) === NAK_PSN_SEQUENCE_ERROR) {
-      this.counters.naksReceived++;
+  /** Handle an ACK or NAK from the responder. A packet without an AETH is ignored. */
+  onAcknowledge(packet: RoceFields): void {
+    const syndrome = packet.syndrome;
+    if (syndrome < 0) return;
+    const isNak = (syndrome & 0xe0) === AETH_NAK;
+    if (isNak && (syndrome & 0x1f) === NAK_PSN_SEQUENCE_ERROR) {
+      this.#naksReceived++;
       // The NAK carries the PSN the responder expects: everything before it arrived.
-      this.#ackThrough(packet.bth.psn, false);
+      this.#ackThrough(packet.psn, false);
       this.#goBack();
       return;
     }
-    if ((aeth.syndrome & 0xe0) === AETH_ACK) {
-      this.counters.acksReceived++;
-      this.#ackThrough(packet.bth.psn, true);
+    if ((syndrome & 0xe0) === AETH_ACK) {
+      this.#acksReceived++;
+      this.#ackThrough(packet.psn, true);
       this.#pump();
     }
   }
@@ -130,35 +165,44 @@ export class Requester {
     const distance = psnDistance(this.psnAt(this.#base), psn) + (inclusive ? 1 : 0);
     const sentCount = this.#next - this.#base;
     if (distance === 0 || distance > sentCount) return;
-    // shift() for the usual single packet, because splice allocates an array of what it removes.
-    if (distance === 1) this.#packets.shift();
-    else this.#packets.splice(0, distance);
+    // Only sent packets are acknowledged, so `#cursor` stays in the list.
+    for (let i = 0; i < distance; i++) {
+      const acked = this.#first!;
+      this.#first = acked.nextQueued;
+      acked.nextQueued = undefined;
+    }
+    this.#count -= distance;
+    if (this.#count === 0) this.#last = undefined;
     this.#base += distance;
     this.onAcked(this.#base);
-    if (this.#packets.length === 0 || this.#next === this.#base) this.#stopTimer();
+    if (this.#count === 0 || this.#next === this.#base) this.#stopTimer();
     else this.#armTimer();
   }
 
   #goBack(): void {
-    if (this.#next > this.#base) this.#next = this.#base;
+    if (this.#next > this.#base) {
+      this.#next = this.#base;
+      this.#cursor = this.#first;
+    }
     this.#pump();
   }
 
   /** Send every ready packet the window allows; wake up when the next one becomes ready. */
   #pump(): void {
     const now = this.queue.now;
-    while (this.#next - this.#base < this.#packets.length) {
+    while (this.#cursor !== undefined) {
       if (this.#next - this.#base >= this.config.maxInflightPackets) return;
-      const p = this.#packets[this.#next - this.#base]!;
+      const p = this.#cursor;
       if (p.readyAt > now) {
         this.#wakeUp(p.readyAt);
         return;
       }
-      if (p.everSent) this.counters.retransmitted++;
+      if (p.everSent) this.#retransmitted++;
       p.everSent = true;
-      this.counters.packetsSent++;
+      this.#packetsSent++;
       this.#next++;
-      this.transmit(p);
+      this.#cursor = p.nextQueued;
+      this.transmit(this.context, p);
       if (!this.#timerArmed) this.#armTimer();
     }
   }
@@ -170,7 +214,7 @@ export class Requester {
   }
 
   /** Event handler of a wake-up scheduled for time `at`. */
-  static #onWake(requester: Requester, at: number): void {
+  static #onWake<T>(requester: Requester<T>, at: number): void {
     if (requester.#wakeAt === at) requester.#wakeAt = Infinity;
     requester.#pump();
   }
@@ -182,11 +226,11 @@ export class Requester {
   }
 
   /** Event handler of the retransmission timer armed as `generation`; a timer re-armed or stopped since does nothing. */
-  static #onTimer(requester: Requester, generation: number): void {
+  static #onTimer<T>(requester: Requester<T>, generation: number): void {
     if (generation !== requester.#timerGeneration) return;
     requester.#timerArmed = false;
-    if (requester.#packets.length === 0) return;
-    requester.counters.timeouts++;
+    if (requester.#count === 0) return;
+    requester.#timeouts++;
     requester.#goBack();
   }
 
@@ -204,9 +248,14 @@ export interface ResponderCounters {
   acksSent: number;
 }
 
-/** Accepts packets in PSN order and sends ACKs and NAKs through `sendAck`. */
-export class Responder {
-  readonly counters: ResponderCounters = { accepted: 0, duplicates: 0, outOfOrder: 0, naksSent: 0, acksSent: 0 };
+/** Accepts packets in PSN order and sends ACKs and NAKs through `sendAck`. The callbacks take the caller's context. */
+export class Responder<C = unknown> {
+  // Counters are fields rather than an object of their own, so counting touches no extra cache line.
+  #accepted = 0;
+  #duplicates = 0;
+  #outOfOrder = 0;
+  #naksSent = 0;
+  #acksSent = 0;
   #expectedPsn: number;
   #nakSent = false;
   /** Message sequence number: messages completed, modulo 2^24. */
@@ -215,45 +264,57 @@ export class Responder {
   constructor(
     firstPsn: number,
     /** Sends an ACKNOWLEDGE with this PSN and AETH syndrome. */
-    readonly sendAck: (psn: number, syndrome: number, msn: number) => void,
+    readonly sendAck: (context: C, psn: number, syndrome: number, msn: number) => void,
     /** Called with every packet accepted in order. */
-    readonly deliver: (packet: RocePacket) => void,
+    readonly deliver: (context: C, packet: RoceFields) => void,
+    readonly context: C,
   ) {
     this.#expectedPsn = firstPsn;
   }
 
-  onPacket(packet: RocePacket): void {
-    const psn = packet.bth.psn;
+  /** Snapshot of the counters. */
+  get counters(): ResponderCounters {
+    return {
+      accepted: this.#accepted,
+      duplicates: this.#duplicates,
+      outOfOrder: this.#outOfOrder,
+      naksSent: this.#naksSent,
+      acksSent: this.#acksSent,
+    };
+  }
+
+  onPacket(packet: RoceFields): void {
+    const psn = packet.psn;
     const ahead = psnDistance(this.#expectedPsn, psn);
     if (ahead === 0) {
       this.#expectedPsn = (psn + 1) % PSN_MODULUS;
       this.#nakSent = false;
-      this.counters.accepted++;
-      const op = packet.bth.opcode;
+      this.#accepted++;
+      const op = packet.opcode;
       if (op === OPCODE.RDMA_WRITE_LAST || op === OPCODE.RDMA_WRITE_ONLY || op === OPCODE.SEND_LAST || op === OPCODE.SEND_ONLY) {
         this.#msn = (this.#msn + 1) % PSN_MODULUS;
       }
-      this.deliver(packet);
-      if (packet.bth.ackReq) this.#ack(psn);
+      this.deliver(this.context, packet);
+      if (packet.ackReq) this.#ack(psn);
       return;
     }
     if (ahead >= PSN_MODULUS / 2) {
       // Behind the expected PSN: a duplicate. Acknowledge again so a requester that lost the ACK moves on.
-      this.counters.duplicates++;
+      this.#duplicates++;
       this.#ack((this.#expectedPsn - 1 + PSN_MODULUS) % PSN_MODULUS);
       return;
     }
-    this.counters.outOfOrder++;
+    this.#outOfOrder++;
     if (!this.#nakSent) {
       this.#nakSent = true;
-      this.counters.naksSent++;
-      this.sendAck(this.#expectedPsn, AETH_NAK | NAK_PSN_SEQUENCE_ERROR, this.#msn);
+      this.#naksSent++;
+      this.sendAck(this.context, this.#expectedPsn, AETH_NAK | NAK_PSN_SEQUENCE_ERROR, this.#msn);
     }
   }
 
   #ack(psn: number): void {
-    this.counters.acksSent++;
+    this.#acksSent++;
     // Credit count 0x1F: this responder does not use end-to-end credits.
-    this.sendAck(psn, AETH_ACK | 0x1f, this.#msn);
+    this.sendAck(this.context, psn, AETH_ACK | 0x1f, this.#msn);
   }
 }

@@ -152,6 +152,10 @@ function extendedBytes(l: OpcodeLayout): number {
   return (l.reth ? RETH_BYTES : 0) + (l.aeth ? AETH_BYTES : 0) + (l.immediate ? IMMEDIATE_BYTES : 0);
 }
 
+/** Scratch for the RETH virtual address, so that encodeRoce allocates no DataView per frame. */
+const VA_BYTES = new Uint8Array(8);
+const VA_VIEW = new DataView(VA_BYTES.buffer);
+
 /**
  * Build the frame bytes; a field out of range or a header the opcode does
  * not take is an InputError. Frames share ArrayBuffers (see byte_slab.ts),
@@ -165,8 +169,13 @@ export function encodeRoce(p: RocePacket): Uint8Array {
   const frame = allocateBytes(Math.max(MIN_FRAME_BYTES, ETH_HEADER_BYTES + ipBytes));
 
   // Ethernet II.
-  frame.set(p.ethernet.dst, 0);
-  frame.set(p.ethernet.src, 6);
+  // Byte loops, because TypedArray.prototype.set costs more than copying 6 bytes.
+  const dst = p.ethernet.dst;
+  const src = p.ethernet.src;
+  for (let i = 0; i < 6; i++) {
+    frame[i] = dst[i]!;
+    frame[6 + i] = src[i]!;
+  }
   put16(frame, 12, ETHERTYPE_IPV4);
 
   // IPv4: version 4, IHL 5, don't fragment, protocol UDP.
@@ -200,7 +209,8 @@ export function encodeRoce(p: RocePacket): Uint8Array {
   put24(frame, bth + 9, b.psn);
   let at = bth + BTH_BYTES;
   if (p.reth !== undefined) {
-    new DataView(frame.buffer, frame.byteOffset + at, 8).setBigUint64(0, p.reth.va);
+    VA_VIEW.setBigUint64(0, p.reth.va);
+    for (let i = 0; i < 8; i++) frame[at + i] = VA_BYTES[i]!;
     put32(frame, at + 8, p.reth.rkey);
     put32(frame, at + 12, p.reth.dmaLength);
     at += RETH_BYTES;
@@ -233,25 +243,81 @@ export function encodeRoce(p: RocePacket): Uint8Array {
  * copies: change the frame only after you are done with the packet.
  */
 export function decodeRoce(frame: Uint8Array): DecodeResult {
-  if (frame.length < ETH_HEADER_BYTES) {
-    return reject(`frame of ${frame.length} bytes is shorter than the ${ETH_HEADER_BYTES}-byte Ethernet header`);
-  }
-  const ethertype = get16(frame, 12);
-  if (ethertype !== ETHERTYPE_IPV4) return reject(`ethertype 0x${hex(ethertype, 4)} is not IPv4 (0x0800)`);
-
-  const ipv4 = parseIpv4(frame);
-  if (typeof ipv4 === 'string') return reject(ipv4);
-  const ipBytes = get16(frame, ETH_HEADER_BYTES + 2);
-
-  const udp = ETH_HEADER_BYTES + IPV4_HEADER_BYTES;
-  const udpReason = checkUdp(frame, udp, ipBytes);
-  if (udpReason !== undefined) return reject(udpReason);
-
-  return parseTransport(frame, ipv4, udp);
+  const reason = checkRoceFrame(frame);
+  if (reason !== undefined) return reject(reason);
+  return { ok: true, packet: buildPacket(frame) };
 }
 
-/** Check the IPv4 header and return its fields (the total length stays in the frame), or the reason it is invalid. */
-function parseIpv4(frame: Uint8Array): RocePacket['ipv4'] | string {
+/**
+ * Check a frame like `decodeRoce` without building the packet: return the
+ * reason it is invalid (the same text decodeRoce gives), or undefined for a
+ * valid frame, whose fields `readRoceFields` can then read.
+ */
+export function checkRoceFrame(frame: Uint8Array): string | undefined {
+  if (frame.length < ETH_HEADER_BYTES) {
+    return `frame of ${frame.length} bytes is shorter than the ${ETH_HEADER_BYTES}-byte Ethernet header`;
+  }
+  const ethertype = get16(frame, 12);
+  if (ethertype !== ETHERTYPE_IPV4) return `ethertype 0x${hex(ethertype, 4)} is not IPv4 (0x0800)`;
+
+  const ipv4Reason = checkIpv4(frame);
+  if (ipv4Reason !== undefined) return ipv4Reason;
+  const ipBytes = get16(frame, ETH_HEADER_BYTES + 2);
+
+  const udpReason = checkUdp(frame, UDP_OFFSET, ipBytes);
+  if (udpReason !== undefined) return udpReason;
+
+  return checkTransport(frame);
+}
+
+/** Offsets of the UDP header and the BTH in every frame that passes the IPv4 check (no IPv4 options). */
+const UDP_OFFSET = ETH_HEADER_BYTES + IPV4_HEADER_BYTES;
+const BTH_OFFSET = UDP_OFFSET + UDP_HEADER_BYTES;
+
+/**
+ * Transport fields of a frame that checkRoceFrame accepted, read in place.
+ * The simulator reads these instead of a RocePacket, so that a received
+ * frame costs no objects.
+ */
+export interface RoceFields {
+  frame: Uint8Array;
+  opcode: number;
+  psn: number;
+  ackReq: boolean;
+  /** The opcode carries a RETH (the first packet of an RDMA WRITE). */
+  hasReth: boolean;
+  /** AETH syndrome, or -1 when the opcode carries no AETH. */
+  syndrome: number;
+  /** Payload bytes are frame[payloadStart, payloadEnd), without the pad bytes. */
+  payloadStart: number;
+  payloadEnd: number;
+}
+
+/** Destination QP of a frame that checkRoceFrame accepted. */
+export function roceDestQp(frame: Uint8Array): number {
+  return get24(frame, BTH_OFFSET + 5);
+}
+
+/** Fill `out` with the fields of `frame`, which checkRoceFrame must have accepted. */
+export function readRoceFields(frame: Uint8Array, out: RoceFields): void {
+  const bth = BTH_OFFSET;
+  const opcode = frame[bth]!;
+  const l = layoutOf(opcode)!;
+  const icrcAt = ETH_HEADER_BYTES + get16(frame, ETH_HEADER_BYTES + 2) - ICRC_BYTES;
+  const pad = (frame[bth + 1]! >> 4) & 0x03;
+  const aethAt = bth + BTH_BYTES + (l.reth ? RETH_BYTES : 0);
+  out.frame = frame;
+  out.opcode = opcode;
+  out.psn = get24(frame, bth + 9);
+  out.ackReq = (frame[bth + 8]! & 0x80) !== 0;
+  out.hasReth = l.reth;
+  out.syndrome = l.aeth ? frame[aethAt]! : -1;
+  out.payloadStart = bth + BTH_BYTES + extendedBytes(l);
+  out.payloadEnd = icrcAt - pad;
+}
+
+/** Check the IPv4 header and return the reason it is invalid, or undefined. */
+function checkIpv4(frame: Uint8Array): string | undefined {
   const ip = ETH_HEADER_BYTES;
   if (frame.length < ip + IPV4_HEADER_BYTES) {
     return `frame of ${frame.length} bytes ends inside the IPv4 header`;
@@ -279,15 +345,7 @@ function parseIpv4(frame: Uint8Array): RocePacket['ipv4'] | string {
   if ((fragment & 0x3fff) !== 0) return `IPv4 fragment (flags and offset 0x${hex(fragment, 4)}) is not supported`;
   const protocol = frame[ip + 9]!;
   if (protocol !== 17) return `IPv4 protocol ${protocol} is not UDP (17)`;
-
-  return {
-    src: get32(frame, ip + 12),
-    dst: get32(frame, ip + 16),
-    id: get16(frame, ip + 4),
-    ttl: frame[ip + 8]!,
-    dscp: frame[ip + 1]! >> 2,
-    ecn: frame[ip + 1]! & 0x03,
-  };
+  return undefined;
 }
 
 function checkUdp(frame: Uint8Array, udp: number, ipBytes: number): string | undefined {
@@ -304,36 +362,56 @@ function checkUdp(frame: Uint8Array, udp: number, ipBytes: number): string | und
   return undefined;
 }
 
-function parseTransport(frame: Uint8Array, ipv4: RocePacket['ipv4'], udp: number): DecodeResult {
-  const bth = udp + UDP_HEADER_BYTES;
+/** Check the BTH, the extended headers, the padding and the ICRC, and return the reason they are invalid, or undefined. */
+function checkTransport(frame: Uint8Array): string | undefined {
+  const bth = BTH_OFFSET;
   const end = ETH_HEADER_BYTES + get16(frame, ETH_HEADER_BYTES + 2);
   if (end - bth < BTH_BYTES + ICRC_BYTES) {
-    return reject(`UDP payload of ${end - bth} bytes is shorter than the BTH and ICRC (16 bytes)`);
+    return `UDP payload of ${end - bth} bytes is shorter than the BTH and ICRC (16 bytes)`;
   }
   const opcode = frame[bth]!;
   const l = layoutOf(opcode);
-  if (l === undefined) return reject(`BTH opcode ${opcodeName(opcode)} is not a supported RC opcode`);
+  if (l === undefined) return `BTH opcode ${opcodeName(opcode)} is not a supported RC opcode`;
   const tver = frame[bth + 1]! & 0x0f;
-  if (tver !== 0) return reject(`BTH transport header version ${tver} is not 0`);
+  if (tver !== 0) return `BTH transport header version ${tver} is not 0`;
 
   const icrcAt = end - ICRC_BYTES;
   const headersEnd = bth + BTH_BYTES + extendedBytes(l);
   if (headersEnd > icrcAt) {
-    return reject(`${l.name} needs ${headersEnd - bth + ICRC_BYTES} bytes of transport headers and ICRC, got ${end - bth}`);
+    return `${l.name} needs ${headersEnd - bth + ICRC_BYTES} bytes of transport headers and ICRC, got ${end - bth}`;
   }
   const pad = (frame[bth + 1]! >> 4) & 0x03;
   const paddedPayload = icrcAt - headersEnd;
-  if (paddedPayload % 4 !== 0) return reject(`padded payload of ${paddedPayload} bytes is not a multiple of 4`);
-  if (!l.payload && paddedPayload !== 0) return reject(`${l.name} carries ${paddedPayload} payload bytes, expected none`);
-  if (pad > paddedPayload) return reject(`pad count ${pad} exceeds the ${paddedPayload}-byte payload`);
+  if (paddedPayload % 4 !== 0) return `padded payload of ${paddedPayload} bytes is not a multiple of 4`;
+  if (!l.payload && paddedPayload !== 0) return `${l.name} carries ${paddedPayload} payload bytes, expected none`;
+  if (pad > paddedPayload) return `pad count ${pad} exceeds the ${paddedPayload}-byte payload`;
 
   const expected = icrc(frame, ETH_HEADER_BYTES, icrcAt);
   const carried = (frame[icrcAt]! | (frame[icrcAt + 1]! << 8) | (frame[icrcAt + 2]! << 16) | (frame[icrcAt + 3]! << 24)) >>> 0;
-  if (expected !== carried) return reject(`ICRC 0x${hex(carried, 8)} does not match the computed 0x${hex(expected, 8)}`);
+  if (expected !== carried) return `ICRC 0x${hex(carried, 8)} does not match the computed 0x${hex(expected, 8)}`;
+  return undefined;
+}
 
+/** Build the packet of a frame that checkRoceFrame accepted. */
+function buildPacket(frame: Uint8Array): RocePacket {
+  const ip = ETH_HEADER_BYTES;
+  const udp = UDP_OFFSET;
+  const bth = BTH_OFFSET;
+  const opcode = frame[bth]!;
+  const l = layoutOf(opcode)!;
+  const icrcAt = ETH_HEADER_BYTES + get16(frame, ip + 2) - ICRC_BYTES;
+  const headersEnd = bth + BTH_BYTES + extendedBytes(l);
+  const pad = (frame[bth + 1]! >> 4) & 0x03;
   const packet: RocePacket = {
     ethernet: { dst: frame.subarray(0, 6), src: frame.subarray(6, 12) },
-    ipv4,
+    ipv4: {
+      src: get32(frame, ip + 12),
+      dst: get32(frame, ip + 16),
+      id: get16(frame, ip + 4),
+      ttl: frame[ip + 8]!,
+      dscp: frame[ip + 1]! >> 2,
+      ecn: frame[ip + 1]! & 0x03,
+    },
     udpSrcPort: get16(frame, udp),
     bth: {
       opcode,
@@ -359,7 +437,7 @@ function parseTransport(frame: Uint8Array, ipv4: RocePacket['ipv4'], udp: number
     at += AETH_BYTES;
   }
   if (l.immediate) packet.immediate = get32(frame, at);
-  return { ok: true, packet };
+  return packet;
 }
 
 function reject(reason: string): DecodeResult {
@@ -443,25 +521,47 @@ function udpChecksum(frame: Uint8Array, udp: number, udpBytes: number): number {
   return ~sum & 0xffff;
 }
 
-const MASKED_BYTES = IPV4_HEADER_BYTES + UDP_HEADER_BYTES + BTH_BYTES;
-/** Copy of the headers with the variant fields masked; reused by every ICRC, which never nests. */
-const masked = new Uint8Array(MASKED_BYTES);
 /** CRC register after the 8 bytes of 0xFF that stand for the LRH. */
 const LRH_REGISTER = crc32Update(CRC32_PRESET, new Uint8Array(8).fill(0xff));
 
-/** ICRC over the IPv4 packet at `ip` up to `end` (exclusive), with the variant fields masked. */
-function icrc(frame: Uint8Array, ip: number, end: number): number {
-  for (let i = 0; i < MASKED_BYTES; i++) masked[i] = frame[ip + i]!;
-  masked[1] = 0xff; // type of service: DSCP and ECN
-  masked[8] = 0xff; // TTL
-  masked[10] = 0xff; // header checksum
-  masked[11] = 0xff;
-  masked[IPV4_HEADER_BYTES + 6] = 0xff; // UDP checksum
-  masked[IPV4_HEADER_BYTES + 7] = 0xff;
-  masked[IPV4_HEADER_BYTES + UDP_HEADER_BYTES + 4] = 0xff; // BTH FECN, BECN, reserved
+/** Offsets, from the IPv4 header, of the variant bytes that the ICRC covers as all ones. */
+const TOS_AT = 1;
+const TTL_AT = 8;
+const IP_CHECKSUM_AT = 10;
+const UDP_CHECKSUM_AT = IPV4_HEADER_BYTES + 6;
+const BTH_FECN_BECN_AT = IPV4_HEADER_BYTES + UDP_HEADER_BYTES + 4;
 
-  let register = crc32Update(LRH_REGISTER, masked);
-  register = crc32Update(register, frame, ip + MASKED_BYTES, end);
+/**
+ * ICRC over the IPv4 packet at `ip` up to `end` (exclusive), with the variant
+ * fields masked. The fields are set to all ones in the frame itself and put
+ * back before returning, which saves copying the headers for every frame;
+ * `end` is at least 40 bytes past `ip`, so all of them are inside the frame.
+ */
+function icrc(frame: Uint8Array, ip: number, end: number): number {
+  const tos = frame[ip + TOS_AT]!;
+  const ttl = frame[ip + TTL_AT]!;
+  const ipChecksumHigh = frame[ip + IP_CHECKSUM_AT]!;
+  const ipChecksumLow = frame[ip + IP_CHECKSUM_AT + 1]!;
+  const udpChecksumHigh = frame[ip + UDP_CHECKSUM_AT]!;
+  const udpChecksumLow = frame[ip + UDP_CHECKSUM_AT + 1]!;
+  const fecnBecn = frame[ip + BTH_FECN_BECN_AT]!;
+  frame[ip + TOS_AT] = 0xff;
+  frame[ip + TTL_AT] = 0xff;
+  frame[ip + IP_CHECKSUM_AT] = 0xff;
+  frame[ip + IP_CHECKSUM_AT + 1] = 0xff;
+  frame[ip + UDP_CHECKSUM_AT] = 0xff;
+  frame[ip + UDP_CHECKSUM_AT + 1] = 0xff;
+  frame[ip + BTH_FECN_BECN_AT] = 0xff;
+
+  const register = crc32Update(LRH_REGISTER, frame, ip, end);
+
+  frame[ip + TOS_AT] = tos;
+  frame[ip + TTL_AT] = ttl;
+  frame[ip + IP_CHECKSUM_AT] = ipChecksumHigh;
+  frame[ip + IP_CHECKSUM_AT + 1] = ipChecksumLow;
+  frame[ip + UDP_CHECKSUM_AT] = udpChecksumHigh;
+  frame[ip + UDP_CHECKSUM_AT + 1] = udpChecksumLow;
+  frame[ip + BTH_FECN_BECN_AT] = fecnBecn;
   return ~register >>> 0;
 }
 
