@@ -19,7 +19,7 @@ export const BACKENDS: readonly Backend[] = ['model', 'rtl', ...BASELINE_BACKEND
 export async function openKernel(backend: Backend, options: BuildOptions = {}): Promise<AttestationKernel> {
   switch (backend) {
     case 'model':
-      // The fast mode skips only edges in which nothing but SHA-256 rounds happen.
+      // The fast mode clocks no engine for commands without stalls (sim/cycle/kernel_events.ts); results and cycles stay exact.
       return new CycleKernel(undefined, { fast: true });
     case 'rtl':
       return RtlKernel.start(options);

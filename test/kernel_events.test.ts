@@ -153,6 +153,62 @@ describe('fast mode for batches', () => {
     expect(observedState(fast, DEFAULT_PARAMS), `seed ${seed}: observed state at the end`).toBe(observedState(plain, DEFAULT_PARAMS));
   });
 
+  it('matches with 31 and 64 engines', () => {
+    const seed = testSeed('kernel events many engines');
+    const batches = chunks(generateTransactions(seed, 200).map((t) => t.request), 100);
+    for (const nEngines of [31, 64]) {
+      const diff = compareModes({ ...DEFAULT_PARAMS, nEngines }, batches, (b) => ({ seed: seed + b, cmdStall: 0, inStall: 0, resStall: 0, trace: 0 }));
+      expect(diff, `seed ${seed}, ${nEngines} engines`).toBeUndefined();
+    }
+  });
+
+  it('rejects stalls of 100%', async () => {
+    for (const fast of [false, true]) {
+      const model = new CycleKernel(undefined, { fast });
+      const batch: KernelRequest[] = [{ op: 'set-id', device: 1 }];
+      expect(() => model.runPipelined(batch, { seed: 1, cmdStall: 0, inStall: 100, resStall: 0, trace: 0 }), `fast ${fast}`).toThrow(
+        /input stall 100 is not an integer percentage from 0 to 99/,
+      );
+      await expect(model.setStalls(1, 100), `fast ${fast}`).rejects.toThrow(/from 0 to 99/);
+    }
+  });
+
+  it('checks requests in step()', () => {
+    for (const fast of [false, true]) {
+      const model = new CycleKernel(undefined, { fast });
+      expect(() => model.step({ op: 'attest', session: -1, msg: new Uint8Array(4) }), `fast ${fast}`).toThrow(/session -1/);
+    }
+  });
+
+  it('needs a reset after a batch stopped early', () => {
+    const batch = generateTransactions(3, 40).map((t) => t.request);
+    const opt: PipeOptions = { seed: 3, cmdStall: 0, inStall: 0, resStall: 0, trace: 0 };
+    const model = new CycleKernel(undefined, { fast: true });
+    const stopped = model.runPipelined(batch, { ...opt, maxEdges: 500 });
+    expect(stopped.finished, 'a batch cut at 500 edges').toBe(false);
+    expect(() => model.runPipelined(batch, opt), 'next batch before reset').toThrow(/call reset\(\) before the next command/);
+    expect(() => model.step(batch[0]!), 'next command before reset').toThrow(/call reset\(\) before the next command/);
+  });
+
+  it('resets cleanly after a hang', async () => {
+    // 860 messages of 65,535 bytes need more than the 50,000,000 edges a batch may take.
+    const msg = new Uint8Array(65535).fill(7);
+    const keys = generateTransactions(4, 0).map((t) => t.request);
+    const huge: KernelRequest[] = Array.from({ length: 860 }, () => ({ op: 'attest', session: 0, msg }));
+    const model = new CycleKernel(undefined, { fast: true });
+    model.runPipelined(keys, { seed: 4, cmdStall: 0, inStall: 0, resStall: 0, trace: 0 });
+    expect(() => model.runPipelined(huge, { seed: 4, cmdStall: 0, inStall: 0, resStall: 0, trace: 0 }), 'batch of 860 x 64 KiB').toThrow(
+      /did not finish in 50000000 cycles/,
+    );
+    expect(model.cycle, 'edges counted up to the hang').toBeGreaterThanOrEqual(50_000_000);
+    await model.reset();
+    const fresh = new CycleKernel();
+    expect(observedState(model, DEFAULT_PARAMS), 'observed state after reset').toBe(observedState(fresh, DEFAULT_PARAMS));
+    const after = generateTransactions(5, 60).map((t) => t.request);
+    const opt: PipeOptions = { seed: 5, cmdStall: 0, inStall: 0, resStall: 0, trace: 0 };
+    expect(firstDifference(after, model.runPipelined(after, opt), fresh.runPipelined(after, opt), ['reset', 'fresh'])).toBeUndefined();
+  });
+
   it('clocks traced batches edge by edge', () => {
     const batch = generateTransactions(5, 30).map((t) => t.request);
     const opt: PipeOptions = { seed: 5, cmdStall: 10, inStall: 10, resStall: 10, trace: 1 };
@@ -170,6 +226,13 @@ describe('fast mode against the RTL', () => {
   });
   afterAll(async () => {
     await rtl.close();
+  });
+
+  it('takes an empty batch on the RTL', async () => {
+    await rtl.reset();
+    expect(await rtl.run([]), 'empty batch').toEqual([]);
+    const [result] = await rtl.run([{ op: 'set-id', device: 5 }]);
+    expect(result?.status, 'the command after an empty batch').toBe('ok');
   });
 
   it('matches the RTL with and without stalls', async () => {

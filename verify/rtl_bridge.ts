@@ -19,6 +19,7 @@ import {
 } from '../sim/kernel_port.ts';
 import { checkRequest } from '../sim/tnic_kernel.ts';
 import type { PipeOptions, PipeRun } from '../sim/cycle/kernel_driver.ts';
+import { checkStallPercent } from '../sim/cycle/stimulus.ts';
 import { ensureRtlBuilt, type BuildOptions } from './build_rtl.ts';
 
 /** A reader of harness output lines; `take` returns true when it has read its last line. */
@@ -122,6 +123,8 @@ export class RtlKernel implements AttestationKernel {
 
   async run(requests: readonly KernelRequest[]): Promise<KernelResult[]> {
     requests.forEach(checkRequest);
+    // An empty batch would send a blank line, whose error reply the next call would take as its own.
+    if (requests.length === 0) return [];
     const answers = await Promise.all(this.#send(requests.map(requestLine)));
     return answers.map((line, i) => {
       if (line.startsWith('E ')) {
@@ -137,6 +140,9 @@ export class RtlKernel implements AttestationKernel {
    */
   async runPipelined(requests: readonly KernelRequest[], opt: PipeOptions): Promise<PipeRun> {
     requests.forEach(checkRequest);
+    checkStallPercent('command', opt.cmdStall);
+    checkStallPercent('input', opt.inStall);
+    checkStallPercent('result', opt.resStall);
     if (this.#exitError) throw this.#exitError;
     const lines: string[] = [];
     const done = new Promise<string[]>((resolve, reject) => {
@@ -155,7 +161,11 @@ export class RtlKernel implements AttestationKernel {
 
     const out = await done;
     const last = out[out.length - 1]!;
-    if (last.startsWith('E ')) throw new TnicError('rtl-harness', `pipelined batch rejected: ${last.slice(2)}`);
+    if (last.startsWith('E ')) {
+      // The harness gives up after 50,000,000 edges, as the model does.
+      const advice = last.includes('did not finish') ? '; split the batch, or report a stuck RTL with the batch' : '';
+      throw new TnicError('rtl-harness', `pipelined batch rejected: ${last.slice(2)}${advice}`);
+    }
     const run: PipeRun = { results: [], edges: 0, hash: 0, cycles: [], finished: true };
     for (const line of out) {
       if (line.startsWith('C ')) {
@@ -177,6 +187,7 @@ export class RtlKernel implements AttestationKernel {
    * seeded generator. Results stay equal; cycles grow by the stalls.
    */
   async setStalls(seed: number, percent: number): Promise<void> {
+    checkStallPercent('input', percent);
     await this.#control(`S ${seed} ${percent}`);
   }
 

@@ -18,9 +18,9 @@ import {
   type KernelResult,
 } from '../kernel_port.ts';
 import { checkRequest } from '../tnic_kernel.ts';
-import { KernelEventRunner } from './kernel_events.ts';
+import { KernelEventRunner, MAX_BATCH_EDGES, batchHangError } from './kernel_events.ts';
 import { FNV_OFFSET, foldWords, observe } from './observation.ts';
-import { XorShift64, requestData, tagWords, toBeats, wordsToBytes } from './stimulus.ts';
+import { XorShift64, checkStallPercent, requestData, tagWords, toBeats, wordsToBytes } from './stimulus.ts';
 import { TnicKernelCycle, type KernelInputs, type KernelParams, DEFAULT_PARAMS } from './tnic_kernel.ts';
 
 const MAX_CYCLES_PER_OP = 50_000_000;
@@ -66,6 +66,8 @@ export class CycleKernel implements AttestationKernel {
   fast = false;
   /** The fast mode's event-driven runner, made on first use. */
   #events: KernelEventRunner | undefined;
+  /** Reason the last command or batch stopped with work in flight, so that the next one needs a reset first. */
+  #stopped: string | undefined;
   /** Called after every clock edge, with the inputs of the cycle just clocked (VCD tracing). */
   onEdge: ((kernel: TnicKernelCycle, inputs: KernelInputs) => void) | undefined;
   #inputs: KernelInputs;
@@ -111,6 +113,7 @@ export class CycleKernel implements AttestationKernel {
   }
 
   async setStalls(seed: number, percent: number): Promise<void> {
+    checkStallPercent('input', percent);
     this.rng.seed(seed);
     this.#stallPercent = percent;
   }
@@ -118,8 +121,17 @@ export class CycleKernel implements AttestationKernel {
   async reset(): Promise<void> {
     // The harness keeps rst_n low for 4 edges, but the model's reset is immediate.
     this.kernel.reset();
+    this.#events?.reset();
     this.#resetInputs();
     this.cycle = 0;
+    this.#stopped = undefined;
+  }
+
+  /** Throw when the last command or batch stopped with work in flight: the model needs reset() first. */
+  #checkNotStopped(): void {
+    if (this.#stopped !== undefined) {
+      throw new TnicError('model-state', `${this.#stopped}; call reset() before the next command`);
+    }
   }
 
   async close(): Promise<void> {}
@@ -154,6 +166,10 @@ export class CycleKernel implements AttestationKernel {
    * edge that raised res_valid for it.
    */
   runPipelined(requests: readonly KernelRequest[], opt: PipeOptions): PipeRun {
+    this.#checkNotStopped();
+    checkStallPercent('command', opt.cmdStall);
+    checkStallPercent('input', opt.inStall);
+    checkStallPercent('result', opt.resStall);
     if (this.fast && opt.trace === 0 && opt.maxEdges === undefined && this.onEdge === undefined && this.kernel.quiescent) {
       return this.#runEvents(requests, opt);
     }
@@ -173,11 +189,15 @@ export class CycleKernel implements AttestationKernel {
     let hash = FNV_OFFSET;
     let c = 0;
 
-    const maxEdges = opt.maxEdges ?? MAX_CYCLES_PER_OP;
+    const maxEdges = opt.maxEdges ?? MAX_BATCH_EDGES;
     while (results.length < requests.length) {
       if (c >= maxEdges) {
-        if (opt.maxEdges !== undefined) return { results, edges: c, hash, cycles, finished: false };
-        throw new TnicError('model-hang', `pipelined batch did not finish in ${c} cycles`);
+        if (opt.maxEdges !== undefined) {
+          this.#stopped = `the last batch stopped at maxEdges ${opt.maxEdges} with commands in flight`;
+          return { results, edges: c, hash, cycles, finished: false };
+        }
+        this.#stopped = `the last batch hung after ${c} cycles`;
+        throw batchHangError(c);
       }
       const cmdIdle = rng.draw(opt.cmdStall);
       const inIdle = rng.draw(opt.inStall);
@@ -217,14 +237,31 @@ export class CycleKernel implements AttestationKernel {
   }
 
   #runEvents(requests: readonly KernelRequest[], opt: PipeOptions): PipeRun {
-    this.#events ??= new KernelEventRunner(this.kernel);
-    const run = this.#events.run(requests, opt);
-    this.cycle += run.edges;
-    return run;
+    const events = (this.#events ??= new KernelEventRunner(this.kernel));
+    try {
+      return events.run(requests, opt);
+    } catch (error) {
+      // The engines' work in flight lives only in the runner, which reset() clears.
+      if (error instanceof TnicError && error.code === 'model-hang') this.#stopped = `the last batch hung after ${events.lastEdges} cycles`;
+      throw error;
+    } finally {
+      this.cycle += events.lastEdges;
+    }
   }
 
   /** Run one command to completion. */
   step(req: KernelRequest): KernelResult {
+    this.#checkNotStopped();
+    checkRequest(req);
+    try {
+      return this.#step(req);
+    } catch (error) {
+      if (error instanceof TnicError && error.code === 'model-hang') this.#stopped = `the last command hung: ${error.message}`;
+      throw error;
+    }
+  }
+
+  #step(req: KernelRequest): KernelResult {
     if (this.fast && this.#stallPercent === 0 && this.onEdge === undefined && this.kernel.quiescent) {
       // Without stalls, one command alone is a batch of one: the same edges, the same result.
       const { status, tag, counter, cycles } = this.#runEvents([req], NO_STALLS).results[0]!;

@@ -14,8 +14,8 @@
  *
  * What it does not produce: the per-cycle observation of lockstep runs
  * (trace), and the engines' working registers between a batch's first and
- * last edge. After the batch the cycle model is quiescent and holds what it
- * would hold after the same edges, except the registers that
+ * last edge. After the batch the cycle model is quiescent and contains what it
+ * would contain after the same edges, except the registers that
  * TnicEngineTimeline.storeInto lists as stale.
  */
 
@@ -39,7 +39,17 @@ import {
   type TnicKernelCycle,
 } from './tnic_kernel.ts';
 
-const MAX_EDGES = 50_000_000;
+/** Edges after which a batch counts as hung, in both modes of the model and in the Verilator harness. */
+export const MAX_BATCH_EDGES = 50_000_000;
+
+/** Build the error of a batch that ran MAX_BATCH_EDGES edges without taking every result. */
+export function batchHangError(edges: number): TnicError {
+  return new TnicError(
+    'model-hang',
+    `pipelined batch did not finish in ${edges} cycles. Either the batch needs more than ${MAX_BATCH_EDGES} ` +
+      'cycles (split it), or the model is stuck (a bug: report it with the batch). Call reset() before the next command.',
+  );
+}
 /** Key state of a session index past the keystore; only bypassed commands see it. */
 const NO_KEY = new Uint32Array(8);
 
@@ -55,15 +65,29 @@ export class KernelEventRunner {
   readonly #lanes: number;
   readonly #sessMask: number;
   /** Engines started since their state was last stored into the cycle model. */
-  #dirty = 0;
+  readonly #dirty: boolean[];
+  #anyDirty = false;
+  /** Engines not busy (eng_state IDLE). */
+  #idle: number;
+  /** Edges run by the last call to run(), also when it threw. */
+  lastEdges = 0;
 
   constructor(kernel: TnicKernelCycle) {
     const p = kernel.params;
-    if (p.nEngines > 30) throw new TnicError('bad-config', `${p.nEngines} engines: the event runner handles at most 30`);
     this.#k = kernel;
     this.#lanes = p.dataWidth / 32;
     this.#sessMask = (1 << Math.max(1, Math.ceil(Math.log2(p.nSessions)))) - 1;
     this.#engines = Array.from({ length: p.nEngines }, () => new TnicEngineTimeline(p.bufAddrBits, p.dataWidth));
+    this.#dirty = new Array<boolean>(p.nEngines).fill(false);
+    this.#idle = p.nEngines;
+  }
+
+  /** Forget every engine's work, as the kernel's reset does; the cycle model resets itself. */
+  reset(): void {
+    for (const e of this.#engines) e.release();
+    this.#dirty.fill(false);
+    this.#anyDirty = false;
+    this.#idle = this.#engines.length;
   }
 
   /** Run a batch as CycleKernel.runPipelined would; the kernel must be quiescent and the run untraced. */
@@ -90,7 +114,6 @@ export class KernelEventRunner {
     const queue: Uint8Array[] = [];
     let queueHead = 0;
     let beat = 0;
-    let idleMask = (1 << nEngines) - 1;
     let nextCmd = 0;
     let next: KernelRequest | undefined = requests[0];
     // Inputs of TnicKernelCycle.tick while a serial command runs.
@@ -116,9 +139,12 @@ export class KernelEventRunner {
     const noStalls = cmdStall === 0 && inStall === 0 && resStall === 0;
 
     while (results.length < requests.length) {
-      if (c >= MAX_EDGES) throw new TnicError('model-hang', `pipelined batch did not finish in ${c} cycles`);
+      if (c >= MAX_BATCH_EDGES) {
+        this.lastEdges = c;
+        throw batchHangError(c);
+      }
       if (noStalls && !k.res_valid_reg) {
-        const skip = this.#quietEdges(c, next !== undefined && idleMask !== 0);
+        const skip = this.#quietEdges(c, next !== undefined && this.#idle !== 0);
         if (skip > 1) {
           if (k.fe_state_reg === FE_DATA) {
             const data = queue[queueHead]!;
@@ -151,11 +177,10 @@ export class KernelEventRunner {
       if (serial) {
         // The pipeline is empty: TnicKernelCycle.tick clocks the serial command.
         this.#store();
-        idleMask = (1 << nEngines) - 1;
         cmdReady = k.cmd_ready;
         inReady = k.in_ready;
       } else {
-        cmdReady = fe === FE_IDLE && idleMask !== 0;
+        cmdReady = fe === FE_IDLE && this.#idle !== 0;
         inReady = fe === FE_DATA && engines[k.fe_engine_reg]!.wrReady(c);
       }
       const resValid = k.res_valid_reg;
@@ -195,7 +220,7 @@ export class KernelEventRunner {
         inputs.res_ready = resReady;
         k.tick(inputs);
       } else {
-        idleMask = this.#edge(c, cmdFire ? cmd : undefined, cmdData, inFire ? beatData : undefined, resReady, idleMask, header);
+        this.#edge(c, cmdFire ? cmd : undefined, cmdData, inFire ? beatData : undefined, resReady, header);
       }
 
       if (inFire) {
@@ -208,14 +233,14 @@ export class KernelEventRunner {
       c++;
     }
     this.#store();
+    this.lastEdges = c;
     return { results, edges: c, hash: 0, cycles: [], finished: true };
   }
 
   /**
    * One clock edge outside serial commands, as TnicKernelCycle.tick: `cmd`
    * with its input bytes `cmdData` when a command fires, `beatData` when the
-   * next beat of those bytes goes into the engine being fed. Returns the
-   * idle engines after the edge, one bit each.
+   * next beat of those bytes goes into the engine being fed.
    */
   #edge(
     c: number,
@@ -223,13 +248,11 @@ export class KernelEventRunner {
     cmdData: Uint8Array | undefined,
     beatData: Uint8Array | undefined,
     resReady: boolean,
-    idleMask: number,
     header: Uint32Array,
-  ): number {
+  ): void {
     const k = this.#k;
     const engines = this.#engines;
     const nEngines = engines.length;
-    let mask = idleMask;
 
     // Retire, from the registers before the edge.
     const head = k.ord_mem[k.ord_head_reg]!;
@@ -256,7 +279,6 @@ export class KernelEventRunner {
       for (let w = 0; w < 8; w++) resTag[w] = keep ? tag[w]! : 0;
       k.res_counter_reg = retireCounter(slot, recv);
       if (slot.op === OP_CODES.verify && status === ST_OK) k.recv_cnt_mem[slot.sess] = recv + 1n;
-      engine.release();
       k.ord_head_reg = k.ord_head_reg === nEngines - 1 ? 0 : k.ord_head_reg + 1;
       k.ord_count_reg--;
     } else if (k.res_valid_reg && resReady) {
@@ -270,7 +292,8 @@ export class KernelEventRunner {
       k.fe_words_left_reg = cmdBeats;
       if (cmd.op === 'attest' || cmd.op === 'verify' || cmd.op === 'check') {
         // Dispatch to the lowest idle engine, with the status and header of TnicKernelCycle.tick.
-        const g = 31 - Math.clz32(mask & -mask);
+        let g = 0;
+        while (engines[g]!.busy) g++;
         const sess = cmd.session & this.#sessMask;
         const hasKey = cmd.session < k.params.nSessions && k.key_valid_reg[sess] === true;
         const attest = cmd.op === 'attest';
@@ -284,8 +307,9 @@ export class KernelEventRunner {
         header[2] = Number(counter >> 32n);
         header[3] = Number(counter & 0xffffffffn);
         engines[g]!.start(c, status !== ST_OK, len, header, k.istate_mem[sess] ?? NO_KEY, k.ostate_mem[sess] ?? NO_KEY);
-        mask &= ~(1 << g);
-        this.#dirty |= 1 << g;
+        this.#idle--;
+        this.#dirty[g] = true;
+        this.#anyDirty = true;
         // The slot is rewritten in place, because nothing else refers to it.
         const slot = k.slot_mem[g]!;
         slot.op = op;
@@ -308,8 +332,11 @@ export class KernelEventRunner {
         k.fe_state_reg = FE_SERIAL;
       }
     }
-    if (retire) mask |= 1 << head;
-    return mask;
+    // The released engine is idle from the next edge on, so this edge's dispatch could not pick it.
+    if (retire) {
+      engines[head]!.release();
+      this.#idle++;
+    }
   }
 
   /**
@@ -344,11 +371,12 @@ export class KernelEventRunner {
 
   /** Write the engines started since the last store back into the cycle model. */
   #store(): void {
-    for (let g = 0; this.#dirty !== 0; g++) {
-      const bit = 1 << g;
-      if ((this.#dirty & bit) === 0) continue;
+    if (!this.#anyDirty) return;
+    for (let g = 0; g < this.#engines.length; g++) {
+      if (!this.#dirty[g]) continue;
       this.#engines[g]!.storeInto(this.#k.g_engine[g]!);
-      this.#dirty &= ~bit;
+      this.#dirty[g] = false;
     }
+    this.#anyDirty = false;
   }
 }

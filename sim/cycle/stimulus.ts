@@ -4,7 +4,18 @@
  * 32-bit words and beats as verify/harness/tnic_harness.cpp packs them.
  */
 
+import { InputError } from '../errors.ts';
 import type { KernelRequest } from '../kernel_port.ts';
+
+/**
+ * Reject a stall share the harness would reject: an integer percentage of
+ * cycles from 0 to 99. At 100 the channel never moves and the batch hangs.
+ */
+export function checkStallPercent(channel: string, percent: number): void {
+  if (!Number.isInteger(percent) || percent < 0 || percent > 99) {
+    throw new InputError(`${channel} stall ${percent} is not an integer percentage from 0 to 99`);
+  }
+}
 
 /**
  * xorshift64, the generator of the harness's stalls; seed 0 counts as 1.
