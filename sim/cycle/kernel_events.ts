@@ -102,7 +102,6 @@ export class KernelEventRunner {
 
     const lanes = this.#lanes;
     const engines = this.#engines;
-    const nEngines = engines.length;
     const rng = new XorShift64();
     rng.seed(opt.seed);
     const { cmdStall, inStall, resStall } = opt;
