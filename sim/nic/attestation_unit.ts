@@ -37,13 +37,27 @@ export interface AttestationFormatParams {
 const TAG_BYTES: Record<HashName, number> = { sha256: 32, sha384: 48 };
 
 /**
- * Counters are kept as numbers, exact up to 2^53 - 1 messages per session.
- * That is far more than a simulation posts, and `attest` throws before passing it.
+ * Counters are kept as two 32-bit words and read as numbers, exact up to 2^53 - 1 messages
+ * per session. That is far more than a simulation posts, and `attest` throws before passing it.
  */
 const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
 
 /** Sessions a unit has room for before its per-session arrays grow (they double when full). */
 const INITIAL_SESSION_SLOTS = 8;
+
+/**
+ * Layout of one slot in `#slotStates`, in 32-bit words: the session number (as
+ * `session | 0`), send_cnt and recv_cnt (high and low word each), padding, then the
+ * HMAC-SHA256 inner and outer key states (SHA-256 only, else zero). An attest or verify reads
+ * the words in that order, so it touches one 96-byte block per session from its start.
+ */
+const SESSION_WORD = 0;
+const SEND_HIGH_WORD = 1;
+const SEND_LOW_WORD = 2;
+const RECV_HIGH_WORD = 3;
+const RECV_LOW_WORD = 4;
+const KEY_STATE_WORD = 8;
+const SLOT_WORDS = KEY_STATE_WORD + HMAC_KEY_STATE_WORDS;
 
 export class AttestationUnit {
   /**
@@ -54,10 +68,8 @@ export class AttestationUnit {
   readonly #slots = new Map<number, number>();
   /** Copy of each slot's key, which node:crypto uses for hashes other than SHA-256. */
   readonly #keys: Uint8Array[] = [];
-  /** HMAC-SHA256 inner and outer states of each slot's key, HMAC_KEY_STATE_WORDS per slot (SHA-256 only). */
-  #keyStates = new Int32Array(INITIAL_SESSION_SLOTS * HMAC_KEY_STATE_WORDS);
-  /** send_cnt and recv_cnt of each slot, side by side. */
-  #counters = new Float64Array(INITIAL_SESSION_SLOTS * 2);
+  /** Session, counters and key states of each slot, SLOT_WORDS per slot (see SESSION_WORD). */
+  #slotStates = new Int32Array(INITIAL_SESSION_SLOTS * SLOT_WORDS);
   /** The tag Verify computes, compared with the carried one. */
   readonly #expected: Uint8Array;
 
@@ -78,22 +90,49 @@ export class AttestationUnit {
     return this.format.tagPlacement === 'leading' ? this.format.tagFieldBytes : 0;
   }
 
-  loadKey(session: number, key: Uint8Array): void {
+  /**
+   * Load the key of `session` and return its slot, which `attestSlot` and
+   * `verifyStatusSlot` take in place of looking the session up.
+   */
+  loadKey(session: number, key: Uint8Array): number {
     if (this.#slots.has(session)) throw new InputError(`session ${session} already has a key on device ${this.deviceId}`);
     const slot = this.#keys.length;
-    if (slot * 2 === this.#counters.length) this.#grow();
+    if ((slot + 1) * SLOT_WORDS > this.#slotStates.length) this.#grow();
     this.#keys.push(key.slice());
-    if (this.format.hash === 'sha256') loadHmacKeyState(key, this.#keyStates, slot * HMAC_KEY_STATE_WORDS);
+    const at = slot * SLOT_WORDS;
+    if (this.format.hash === 'sha256') loadHmacKeyState(key, this.#slotStates, at + KEY_STATE_WORD);
+    this.#slotStates[at + SESSION_WORD] = session | 0;
     this.#slots.set(session, slot);
+    return slot;
   }
 
   attest(session: number, msg: Uint8Array): Uint8Array {
     const slot = this.#slots.get(session);
     if (slot === undefined) throw missingKeyError(session, this.deviceId);
-    const counters = this.#counters;
-    const counter = counters[slot * 2]!;
+    return this.#attestIn(slot, session, msg);
+  }
+
+  /** Attest like `attest`, with the slot that loadKey returned for `session`. */
+  attestSlot(slot: number, session: number, msg: Uint8Array): Uint8Array {
+    if (!this.#holds(slot, session)) throw slotMismatchError(slot, session, this.deviceId);
+    return this.#attestIn(slot, session, msg);
+  }
+
+  /** Whether `slot` was loaded for `session` (compared as `session | 0`, like the stored word). */
+  #holds(slot: number, session: number): boolean {
+    if (!(slot >= 0 && slot < this.#keys.length)) return false;
+    return this.#slotStates[slot * SLOT_WORDS + SESSION_WORD] === (session | 0);
+  }
+
+  #attestIn(slot: number, session: number, msg: Uint8Array): Uint8Array {
+    const states = this.#slotStates;
+    const at = slot * SLOT_WORDS;
+    const high = states[at + SEND_HIGH_WORD]!;
+    const low = states[at + SEND_LOW_WORD]! >>> 0;
+    const counter = high * 2 ** 32 + low;
     if (counter >= MAX_COUNTER) throw counterExhaustedError(session);
-    counters[slot * 2] = counter + 1;
+    states[at + SEND_LOW_WORD] = low + 1;
+    if (low === 0xffffffff) states[at + SEND_HIGH_WORD] = high + 1;
 
     const leading = this.format.tagPlacement === 'leading';
     const out = allocateBytes(this.attestedBytes(msg.length));
@@ -121,35 +160,61 @@ export class AttestationUnit {
    * return only the status, so that the simulator's receive path allocates nothing.
    */
   verifyStatus(session: number, attested: Uint8Array): VerifyStatus {
+    if (attested.length < ATTESTATION_HEADER_BYTES + this.format.tagFieldBytes) return 'malformed';
+    const slot = this.#slots.get(session);
+    if (slot === undefined) return 'unknown-session';
+    return this.#verifyIn(slot, session, attested, 0, attested.length);
+  }
+
+  /**
+   * Verify like `verifyStatus` the attested message in bytes[start, start + length), with
+   * the slot that loadKey returned for `session`. Reading the message in place lets the
+   * simulator verify a packet's payload inside its frame without making a view of it.
+   */
+  verifyStatusSlot(
+    slot: number,
+    session: number,
+    bytes: Uint8Array,
+    start = 0,
+    length = bytes.length - start,
+  ): VerifyStatus {
+    if (length < ATTESTATION_HEADER_BYTES + this.format.tagFieldBytes) return 'malformed';
+    if (!this.#holds(slot, session)) return 'unknown-session';
+    return this.#verifyIn(slot, session, bytes, start, length);
+  }
+
+  /** Verify the attested message in bytes[base, base + length). */
+  #verifyIn(slot: number, session: number, bytes: Uint8Array, base: number, length: number): VerifyStatus {
     const f = this.format;
-    const msgBytes = attested.length - ATTESTATION_HEADER_BYTES - f.tagFieldBytes;
+    const msgBytes = length - ATTESTATION_HEADER_BYTES - f.tagFieldBytes;
     if (msgBytes < 0) return 'malformed';
 
-    const hashedAt = this.hashedOffset;
+    const hashedAt = base + this.hashedOffset;
     const hashedEnd = hashedAt + msgBytes + ATTESTATION_HEADER_BYTES;
-    const headerAt = this.#headerOffset(msgBytes);
-    const slot = this.#slots.get(session);
-    if (slot === undefined || readU32(attested, headerAt) !== session) return 'unknown-session';
+    const headerAt = base + this.#headerOffset(msgBytes);
+    if (readU32(bytes, headerAt) !== session) return 'unknown-session';
 
     // Expected field: the tag, then zeros. Every byte is compared, wherever the first difference is.
     const expected = this.#expected;
-    this.#mac(slot, attested, hashedAt, hashedEnd, expected, 0);
-    const tagAt = f.tagPlacement === 'leading' ? 0 : hashedEnd;
+    this.#mac(slot, bytes, hashedAt, hashedEnd, expected, 0);
+    const tagAt = f.tagPlacement === 'leading' ? base : hashedEnd;
     const tagBytes = TAG_BYTES[f.hash];
     let difference = 0;
-    for (let i = 0; i < tagBytes; i++) difference |= expected[i]! ^ attested[tagAt + i]!;
-    for (let i = tagBytes; i < f.tagFieldBytes; i++) difference |= attested[tagAt + i]!;
+    for (let i = 0; i < tagBytes; i++) difference |= expected[i]! ^ bytes[tagAt + i]!;
+    for (let i = tagBytes; i < f.tagFieldBytes; i++) difference |= bytes[tagAt + i]!;
     if (difference !== 0) return 'bad-tag';
 
     // Compare the carried u64 counter with recv_cnt word by word, so that no value is rounded.
-    const high = readU32(attested, headerAt + 8);
-    const low = readU32(attested, headerAt + 12);
-    const recvCnt = this.#counters[slot * 2 + 1]!;
-    const expectedHigh = Math.floor(recvCnt / 2 ** 32);
-    const expectedLow = recvCnt - expectedHigh * 2 ** 32;
+    const high = readU32(bytes, headerAt + 8);
+    const low = readU32(bytes, headerAt + 12);
+    const states = this.#slotStates;
+    const at = slot * SLOT_WORDS;
+    const expectedHigh = states[at + RECV_HIGH_WORD]! >>> 0;
+    const expectedLow = states[at + RECV_LOW_WORD]! >>> 0;
     if (high < expectedHigh || (high === expectedHigh && low < expectedLow)) return 'replayed';
     if (high > expectedHigh || low > expectedLow) return 'gap';
-    this.#counters[slot * 2 + 1] = recvCnt + 1;
+    states[at + RECV_LOW_WORD] = expectedLow + 1;
+    if (expectedLow === 0xffffffff) states[at + RECV_HIGH_WORD] = expectedHigh + 1;
     return 'ok';
   }
 
@@ -168,27 +233,30 @@ export class AttestationUnit {
   /** Write the MAC of data[start, end) with the key of `slot` into out at `outAt` (the tag only, not the padding). */
   #mac(slot: number, data: Uint8Array, start: number, end: number, out: Uint8Array, outAt: number): void {
     if (this.format.hash === 'sha256') {
-      hmacSha256Into(this.#keyStates, slot * HMAC_KEY_STATE_WORDS, data, start, end, out, outAt);
+      hmacSha256Into(this.#slotStates, slot * SLOT_WORDS + KEY_STATE_WORD, data, start, end, out, outAt);
       return;
     }
     const tag = createHmac(this.format.hash, this.#keys[slot]!).update(data.subarray(start, end)).digest();
     out.set(tag.subarray(0, TAG_BYTES[this.format.hash]), outAt);
   }
 
-  /** Double the per-slot arrays. */
+  /** Double the per-slot array. */
   #grow(): void {
-    const keyStates = new Int32Array(this.#keyStates.length * 2);
-    keyStates.set(this.#keyStates);
-    this.#keyStates = keyStates;
-    const counters = new Float64Array(this.#counters.length * 2);
-    counters.set(this.#counters);
-    this.#counters = counters;
+    const slotStates = new Int32Array(this.#slotStates.length * 2);
+    slotStates.set(this.#slotStates);
+    this.#slotStates = slotStates;
   }
 }
 
 // The errors of `attest` are built here, which keeps it small enough for V8 to inline.
 function missingKeyError(session: number, device: number): InputError {
   return new InputError(`session ${session} has no key on device ${device}`);
+}
+
+function slotMismatchError(slot: number, session: number, device: number): InputError {
+  return new InputError(
+    `slot ${slot} of device ${device} does not hold session ${session}; pass the slot loadKey returned for it`,
+  );
 }
 
 function counterExhaustedError(session: number): RangeError {

@@ -143,8 +143,17 @@ export class KernelTimeline {
   }
 
   #takeEarliestFree(): number {
+    const freeAt = this.#freeAt;
     let best = 0;
-    for (let i = 1; i < this.#freeAt.length; i++) if (this.#freeAt[i]! < this.#freeAt[best]!) best = i;
+    let bestAt = freeAt[0]!;
+    for (let i = 1; i < freeAt.length; i++) {
+      // Strictly earlier only, so that ties go to the lowest index.
+      const at = freeAt[i]!;
+      if (at < bestAt) {
+        best = i;
+        bestAt = at;
+      }
+    }
     return best;
   }
 }

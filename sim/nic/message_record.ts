@@ -21,6 +21,8 @@ export class MessageRecord {
   verify: VerifyStatus | undefined = undefined;
   /** The message the receiver's host got (only with `keepPayloads`). */
   received: Uint8Array | undefined = undefined;
+  /** The next message posted on the same connection, while this one is in flight. */
+  nextInFlight: MessageRecord | undefined = undefined;
   /** Time of the latest milestone, in ns, from which the next one is measured. */
   lastMarkAt: number;
   hostNs = 0;

@@ -85,7 +85,11 @@ interface NicNode {
  */
 interface Assembly {
   count: number;
+  /** Payload views of the packets, except in SINGLE_PACKET, which keeps `frame` and `frameStart` instead. */
   parts: Array<Uint8Array | undefined>;
+  /** Frame of a single-packet message and the offset of its payload, which is read in place. */
+  frame: Uint8Array;
+  frameStart: number;
   bytes: number;
   /** Receive-pipeline exit time and end offset of every packet. */
   chunkTimes: number[];
@@ -95,6 +99,9 @@ interface Assembly {
 export interface Connection {
   id: number;
   session: number;
+  /** Slots of the session's key in the attestation units of src and dst. */
+  srcSlot: number;
+  dstSlot: number;
   src: NicNode;
   dst: NicNode;
   srcQpn: number;
@@ -105,17 +112,57 @@ export interface Connection {
   posted: number;
   /** Messages the receiver has finished so far, in posting order. */
   delivered: number;
-  /** Posted messages not yet delivered: inFlight[inFlightHead] is the next one. */
-  inFlight: MessageRecord[];
-  inFlightHead: number;
+  /** Posted messages not yet delivered, oldest first: a new array on every read. */
+  readonly inFlight: MessageRecord[];
+  /** Index of the next message to deliver in `inFlight`, which is always 0. */
+  readonly inFlightHead: number;
+  /**
+   * Oldest and newest message posted and not yet delivered. The records between them are
+   * linked through `nextInFlight`, so posting and delivering touch no array of the connection.
+   */
+  firstInFlight: MessageRecord | undefined;
+  lastInFlight: MessageRecord | undefined;
   /** A multi-packet message is being received, and its first packets are in `assembly`. */
   assembling: boolean;
   assembly: Assembly;
   forwardLink: Link<NicNode> | undefined;
   reverseLink: Link<NicNode> | undefined;
-  /** Link times of the data packet the responder is handling: its first bit sent, and its arrival. */
-  packetSentAt: number;
-  packetArrivedAt: number;
+}
+
+/**
+ * Connection as NicNetwork creates it. A class, rather than an object literal, gives every
+ * connection one shape with its fields inside the object and `inFlight` as a getter on the
+ * prototype.
+ */
+class ConnectionState implements Connection {
+  requester: Requester<Connection> = undefined as unknown as Requester<Connection>;
+  responder: Responder<Connection> = undefined as unknown as Responder<Connection>;
+  posted = 0;
+  delivered = 0;
+  readonly inFlightHead = 0;
+  firstInFlight: MessageRecord | undefined = undefined;
+  lastInFlight: MessageRecord | undefined = undefined;
+  assembling = false;
+  readonly assembly = newAssembly();
+  forwardLink: Link<NicNode> | undefined = undefined;
+  reverseLink: Link<NicNode> | undefined = undefined;
+
+  constructor(
+    readonly id: number,
+    readonly session: number,
+    readonly srcSlot: number,
+    readonly dstSlot: number,
+    readonly src: NicNode,
+    readonly dst: NicNode,
+    readonly srcQpn: number,
+    readonly dstQpn: number,
+  ) {}
+
+  get inFlight(): MessageRecord[] {
+    const records: MessageRecord[] = [];
+    for (let r = this.firstInFlight; r !== undefined; r = r.nextInFlight) records.push(r);
+    return records;
+  }
 }
 
 export interface NetworkCounters {
@@ -124,8 +171,6 @@ export interface NetworkCounters {
 }
 
 const MAX_NODES = 4096;
-/** Delivered records at the front of a connection's inFlight array before it is compacted. */
-const COMPACT_AFTER = 256;
 
 export class NicNetwork {
   readonly queue = new EventQueue();
@@ -161,33 +206,14 @@ export class NicNetwork {
     const id = this.connections.length;
     const session = id;
     const key = this.#prng.bytes(32);
-    src.attestation.loadKey(session, key);
-    dst.attestation.loadKey(session, key);
+    const srcSlot = src.attestation.loadKey(session, key);
+    const dstSlot = dst.attestation.loadKey(session, key);
     const firstPsn = this.#prng.nextU32() & 0xffffff;
     const stack = this.#profile.stack;
     const srcQpn = FIRST_QPN + src.qps.length;
     const dstQpn = FIRST_QPN + dst.qps.length;
 
-    const conn: Connection = {
-      id,
-      session,
-      src,
-      dst,
-      srcQpn,
-      dstQpn,
-      requester: undefined as unknown as Requester<Connection>,
-      responder: undefined as unknown as Responder<Connection>,
-      posted: 0,
-      delivered: 0,
-      inFlight: [],
-      inFlightHead: 0,
-      assembling: false,
-      assembly: newAssembly(),
-      forwardLink: undefined,
-      reverseLink: undefined,
-      packetSentAt: 0,
-      packetArrivedAt: 0,
-    };
+    const conn: Connection = new ConnectionState(id, session, srcSlot, dstSlot, src, dst, srcQpn, dstQpn);
     conn.requester = new Requester(this.queue, stack, firstPsn, this.#transmitPacket, conn);
     conn.responder = new Responder(firstPsn, this.#sendAckPacket, this.#deliverPacket, conn);
     src.qps.push(conn);
@@ -204,13 +230,15 @@ export class NicNetwork {
     const src = conn.src;
 
     const record = new MessageRecord(conn.id, conn.posted++, msg.length, now);
-    conn.inFlight.push(record);
+    if (conn.lastInFlight === undefined) conn.firstInFlight = record;
+    else conn.lastInFlight.nextInFlight = record;
+    conn.lastInFlight = record;
 
     const posted = Math.max(now, src.hostFreeAt) + stack.hostPostNs;
     src.hostFreeAt = posted;
     record.mark('host', posted);
 
-    const attested = path === 'rdma' ? msg : src.attestation.attest(conn.session, msg);
+    const attested = path === 'rdma' ? msg : src.attestation.attestSlot(conn.srcSlot, conn.session, msg);
     record.wireBytes = attested.length;
     // `ends` and `emit` are scratch arrays (see SCRATCH_ENDS), valid for the first `count` entries.
     const ends = SCRATCH_ENDS;
@@ -410,9 +438,14 @@ export class NicNetwork {
       asm.count = 0;
       asm.bytes = 0;
     }
-    const payload = packet.frame.subarray(packet.payloadStart, packet.payloadEnd);
-    asm.parts[asm.count] = payload;
-    asm.bytes += payload.length;
+    const payloadBytes = packet.payloadEnd - packet.payloadStart;
+    if (asm === SINGLE_PACKET) {
+      asm.frame = packet.frame;
+      asm.frameStart = packet.payloadStart;
+    } else {
+      asm.parts[asm.count] = packet.frame.subarray(packet.payloadStart, packet.payloadEnd);
+    }
+    asm.bytes += payloadBytes;
     asm.chunkTimes[asm.count] = now;
     asm.chunkEnds[asm.count] = asm.bytes;
     asm.count++;
@@ -420,19 +453,20 @@ export class NicNetwork {
     const verifyOnNic = this.options.path === 'attest-verify' && this.#profile.kernel.location === 'nic';
     if (!last || !verifyOnNic) {
       // Packets that need no verdict first go to host memory as they arrive.
-      dst.dmaWriteFreeAt = Math.max(now, dst.dmaWriteFreeAt) + payload.length / stack.dmaBytesPerNs;
+      dst.dmaWriteFreeAt = Math.max(now, dst.dmaWriteFreeAt) + payloadBytes / stack.dmaBytesPerNs;
     }
     if (!last) return;
 
     conn.assembling = false;
-    const record = conn.inFlight[conn.inFlightHead];
+    const record = conn.firstInFlight;
     if (record === undefined) throw new Error(`connection ${conn.id} delivered a message that was never posted`);
     releaseHead(conn);
-    record.mark('transport', conn.packetSentAt);
-    record.mark('wire', conn.packetArrivedAt);
+    record.mark('transport', RECEIVED_LINK_TIMES[0]!);
+    record.mark('wire', RECEIVED_LINK_TIMES[1]!);
     record.mark('transport', now);
-    this.#finishMessage(conn, record, asm, payload.length);
-    // Drop the payload views, which would keep their frames' buffers alive.
+    this.#finishMessage(conn, record, asm, payloadBytes);
+    // Drop the frame and the payload views, which would keep their frames' buffers alive.
+    asm.frame = EMPTY;
     for (let i = 0; i < asm.count; i++) asm.parts[i] = undefined;
   }
 
@@ -467,13 +501,19 @@ export class NicNetwork {
     // The bytes are joined only when something reads them: Verify, or a caller keeping payloads.
     const keep = this.options.keepPayloads === true;
     if (path === 'attest-verify' || keep) {
-      const attested = concat(asm.parts, asm.count, asm.bytes);
+      // A single-packet message is read in place in its frame, at bytes[start, start + asm.bytes).
+      const single = asm === SINGLE_PACKET;
+      const bytes = single ? asm.frame : concat(asm.parts, asm.count, asm.bytes);
+      const start = single ? asm.frameStart : 0;
       if (path === 'attest-verify') {
-        const status = dst.attestation.verifyStatus(conn.session, attested);
+        const status = dst.attestation.verifyStatusSlot(conn.dstSlot, conn.session, bytes, start, asm.bytes);
         record.verify = status;
         if (status !== 'ok') this.counters.verifyFailures++;
       }
-      if (keep) record.received = path === 'rdma' ? attested.slice() : dst.attestation.messageOf(attested);
+      if (keep) {
+        const attested = bytes.subarray(start, start + asm.bytes);
+        record.received = path === 'rdma' ? attested.slice() : dst.attestation.messageOf(attested);
+      }
     }
 
     // NOTE: pollNs is latency only; completions do not occupy the host thread, posts do.
@@ -485,7 +525,7 @@ export class NicNetwork {
 }
 
 function newAssembly(): Assembly {
-  return { count: 0, parts: [], bytes: 0, chunkTimes: [], chunkEnds: [] };
+  return { count: 0, parts: [], frame: EMPTY, frameStart: 0, bytes: 0, chunkTimes: [], chunkEnds: [] };
 }
 
 /** Assembly of single-packet messages, shared by all connections because #onDelivered never nests. */
@@ -512,6 +552,13 @@ const RECEIVED: RoceFields = {
   payloadEnd: 0,
 };
 
+/**
+ * Link times of the data packet receiveAtResponder is handling: when its first bit was sent,
+ * and when it arrived. They sit here rather than on the connection because a changing
+ * non-integer field is a separate heap box in V8, and the connection's is rarely in the cache.
+ */
+const RECEIVED_LINK_TIMES = new Float64Array(2);
+
 /** Event handler: a frame that checkRoceFrame accepted leaves the receive pipeline towards the requester QP of `conn`. */
 function receiveAtRequester(conn: Connection, frame: Uint8Array): void {
   readRoceFields(frame, RECEIVED);
@@ -521,8 +568,8 @@ function receiveAtRequester(conn: Connection, frame: Uint8Array): void {
 
 /** Event handler: a frame that checkRoceFrame accepted leaves the receive pipeline towards the responder QP of `conn`. */
 function receiveAtResponder(conn: Connection, frame: Uint8Array, sentAt: number, arrivedAt: number): void {
-  conn.packetSentAt = sentAt;
-  conn.packetArrivedAt = arrivedAt;
+  RECEIVED_LINK_TIMES[0] = sentAt;
+  RECEIVED_LINK_TIMES[1] = arrivedAt;
   readRoceFields(frame, RECEIVED);
   conn.responder.onPacket(RECEIVED);
   RECEIVED.frame = EMPTY;
@@ -587,15 +634,14 @@ function fillOutgoing(
   return packet;
 }
 
-/** Drop the delivered head of `conn.inFlight`, compacting the array now and then. */
+/** Drop the delivered head of the connection's messages in flight. */
 function releaseHead(conn: Connection): void {
-  conn.inFlight[conn.inFlightHead] = undefined as unknown as MessageRecord;
-  conn.inFlightHead++;
+  const record = conn.firstInFlight!;
+  conn.firstInFlight = record.nextInFlight;
+  if (conn.firstInFlight === undefined) conn.lastInFlight = undefined;
+  // Unlink, so that a record kept by a caller does not keep later ones alive.
+  record.nextInFlight = undefined;
   conn.delivered++;
-  if (conn.inFlightHead >= COMPACT_AFTER && conn.inFlightHead * 2 >= conn.inFlight.length) {
-    conn.inFlight.splice(0, conn.inFlightHead);
-    conn.inFlightHead = 0;
-  }
 }
 
 /** End offset of each packet when `bytes` are split at the path MTU (one empty packet for 0 bytes). */

@@ -20,6 +20,45 @@ export const PSN_MODULUS = 1 << 24;
 /** Default of Requester's onAcked, shared so that a requester does not carry a closure of its own. */
 function ignoreAcked(): void {}
 
+/**
+ * Timer state of every requester on one event queue, indexed by the requester's slot: the
+ * retransmission timer generation, and the time of the pending wake-up (Infinity for none).
+ * A timer event compares its generation with this table instead of with a field of its
+ * requester, because most timers are stale (re-armed or stopped since) and the table, 12 bytes
+ * per requester, stays in the cache while thousands of requester objects do not. The wake-up
+ * time sits here rather than in a field because V8 keeps a changing non-integer field in a
+ * heap box of its own, one more cache line to miss.
+ */
+class RequesterTimers {
+  generations = new Int32Array(64);
+  wakeAt = new Float64Array(64).fill(Infinity);
+  count = 0;
+
+  /** Reserve the slot of a new requester, whose generation starts at 0 and which has no wake-up. */
+  add(): number {
+    if (this.count === this.generations.length) {
+      const generations = new Int32Array(this.generations.length * 2);
+      generations.set(this.generations);
+      this.generations = generations;
+      const wakeAt = new Float64Array(this.wakeAt.length * 2).fill(Infinity);
+      wakeAt.set(this.wakeAt);
+      this.wakeAt = wakeAt;
+    }
+    return this.count++;
+  }
+}
+
+const REQUESTER_TIMERS = new WeakMap<EventQueue, RequesterTimers>();
+
+function requesterTimersOf(queue: EventQueue): RequesterTimers {
+  let table = REQUESTER_TIMERS.get(queue);
+  if (table === undefined) {
+    table = new RequesterTimers();
+    REQUESTER_TIMERS.set(queue, table);
+  }
+  return table;
+}
+
 /** Distance from `from` to `to` going forward in PSN space, in [0, 2^24). */
 export function psnDistance(from: number, to: number): number {
   return (to - from + PSN_MODULUS) % PSN_MODULUS;
@@ -85,9 +124,14 @@ export class Requester<C = unknown> {
   #base = 0;
   /** Global index of the next packet to (re)send. */
   #next = 0;
-  #timerGeneration = 0;
+  /**
+   * Table that holds this requester's timer generation and wake-up time at index `#timerSlot`.
+   * The generation wraps from 2^31 - 1 to -2^31, so a stale timer could match only after 2^32
+   * re-arms.
+   */
+  readonly #timers: RequesterTimers;
+  readonly #timerSlot: number;
   #timerArmed = false;
-  #wakeAt = Infinity;
 
   constructor(
     readonly queue: EventQueue,
@@ -97,7 +141,10 @@ export class Requester<C = unknown> {
     readonly context: C,
     /** Called with the global packet index up to which (exclusive) everything is acknowledged. */
     readonly onAcked: (ackedThrough: number) => void = ignoreAcked,
-  ) {}
+  ) {
+    this.#timers = requesterTimersOf(queue);
+    this.#timerSlot = this.#timers.add();
+  }
 
   /** Snapshot of the counters. */
   get counters(): TransportCounters {
@@ -208,26 +255,41 @@ export class Requester<C = unknown> {
   }
 
   #wakeUp(at: number): void {
-    if (at >= this.#wakeAt && this.#wakeAt > this.queue.now) return;
-    this.#wakeAt = at;
+    const wakeAt = this.#timers.wakeAt;
+    const pending = wakeAt[this.#timerSlot]!;
+    if (at >= pending && pending > this.queue.now) return;
+    wakeAt[this.#timerSlot] = at;
     this.queue.call(at, Requester.#onWake, this, at);
   }
 
   /** Event handler of a wake-up scheduled for time `at`. */
   static #onWake<T>(requester: Requester<T>, at: number): void {
-    if (requester.#wakeAt === at) requester.#wakeAt = Infinity;
+    const wakeAt = requester.#timers.wakeAt;
+    if (wakeAt[requester.#timerSlot] === at) wakeAt[requester.#timerSlot] = Infinity;
     requester.#pump();
   }
 
   #armTimer(): void {
-    const generation = ++this.#timerGeneration;
+    const generations = this.#timers.generations;
+    const generation = (generations[this.#timerSlot]! + 1) | 0;
+    generations[this.#timerSlot] = generation;
     this.#timerArmed = true;
-    this.queue.callAfter(this.config.retransmitTimeoutNs, Requester.#onTimer, this, generation);
+    const timeout = this.config.retransmitTimeoutNs;
+    this.queue.callAfter(timeout, Requester.#onTimer, this, generation, this.#timers, this.#timerSlot);
   }
 
-  /** Event handler of the retransmission timer armed as `generation`; a timer re-armed or stopped since does nothing. */
-  static #onTimer<T>(requester: Requester<T>, generation: number): void {
-    if (generation !== requester.#timerGeneration) return;
+  /**
+   * Event handler of the retransmission timer armed as `generation`; a timer re-armed or
+   * stopped since does nothing. It reads the table before the requester, so a stale timer
+   * touches no requester state.
+   */
+  static #onTimer<T>(
+    requester: Requester<T>,
+    generation: number,
+    timers: RequesterTimers,
+    slot: number,
+  ): void {
+    if (generation !== timers.generations[slot]) return;
     requester.#timerArmed = false;
     if (requester.#count === 0) return;
     requester.#timeouts++;
@@ -235,7 +297,8 @@ export class Requester<C = unknown> {
   }
 
   #stopTimer(): void {
-    this.#timerGeneration++;
+    const generations = this.#timers.generations;
+    generations[this.#timerSlot] = (generations[this.#timerSlot]! + 1) | 0;
     this.#timerArmed = false;
   }
 }

@@ -468,7 +468,7 @@ function checkPacket(p: RocePacket): OpcodeLayout {
   }
   if (!l.payload && p.payload.length > 0) throw new InputError(`${l.name} takes no payload`);
   if (p.reth !== undefined) {
-    if (p.reth.va < 0n || p.reth.va >= 1n << 64n) throw new InputError(`RETH virtual address ${p.reth.va} is not 64-bit`);
+    if (p.reth.va < 0n || p.reth.va >= VA_LIMIT) throw new InputError(`RETH virtual address ${p.reth.va} is not 64-bit`);
     checkUnsigned('RETH R_Key', p.reth.rkey, 32);
     checkUnsigned('RETH DMA length', p.reth.dmaLength, 32);
   }
@@ -483,6 +483,9 @@ function checkPacket(p: RocePacket): OpcodeLayout {
   }
   return l;
 }
+
+/** Smallest RETH virtual address that does not fit in 64 bits, built once rather than per frame. */
+const VA_LIMIT = 1n << 64n;
 
 /** Largest unsigned value of each field width up to 32 bits. */
 const UNSIGNED_MAX = Array.from({ length: 33 }, (_, bits) => 2 ** bits - 1);
