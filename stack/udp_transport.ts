@@ -109,9 +109,18 @@ export class UdpTransport {
   }
 }
 
+/**
+ * Receive buffer asked of the OS for every socket, in bytes. Linux caps it at
+ * net.core.rmem_max (often 208 KiB), and every datagram also costs about
+ * 1 KiB of overhead, so a burst of small datagrams can overflow the default
+ * buffer before the event loop reads it. The reliable channel resends what
+ * is lost, but a larger buffer loses less.
+ */
+const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** Bind a new IPv4 UDP socket to `address` and `port` (0 lets the OS pick the port). */
 export async function bindUdpSocket(address: string, port: number): Promise<Socket> {
-  const socket = createSocket('udp4');
+  const socket = createSocket({ type: 'udp4', recvBufferSize: RECEIVE_BUFFER_BYTES });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
     socket.bind(port, address, () => {
