@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { AttestationUnit } from '../sim/nic/attestation_unit.ts';
 import { HMAC_KEY_STATE_WORDS, hmacSha256Into, loadHmacKeyState } from '../sim/nic/hmac_sha256.ts';
 import { KernelTimeline, type Chunk } from '../sim/nic/kernel_timing.ts';
+import { NicNetwork, type MessageRecord } from '../sim/nic/network.ts';
 import { getProfile, loadProfiles } from '../sim/nic/profiles.ts';
 import {
   OPCODE,
@@ -201,5 +202,84 @@ describe('KernelTimeline.scheduleChunks', () => {
     const timeline = new KernelTimeline(getProfile(PROFILES, 'tnic').kernel);
     expect(() => timeline.scheduleChunks(0, 100, [0], [99], 1, [])).toThrow(/chunks must end at the 100 hashed bytes/);
     expect(() => timeline.scheduleChunks(0, 100, [], [], 0, [])).toThrow(/chunks must end at the 100 hashed bytes/);
+  });
+});
+
+describe('callbacks that run the event queue', () => {
+  it('acknowledge every packet when onComplete drains the queue', () => {
+    // The first completion runs the queue to the end from inside the responder's delivery.
+    let nested = false;
+    const net: NicNetwork = new NicNetwork({
+      profile: getProfile(PROFILES, 'tnic'),
+      seed: 1,
+      nodes: 2,
+      path: 'attest-verify',
+      onComplete: () => {
+        if (nested) return;
+        nested = true;
+        net.queue.run();
+      },
+    });
+    const conn = net.connect(0, 1);
+    net.post(conn, new Uint8Array(100));
+    net.post(conn, new Uint8Array(100));
+    net.queue.run();
+    expect(conn.delivered, 'messages delivered').toBe(2);
+    expect(conn.responder.counters.acksSent, 'ACKs sent').toBe(2);
+    expect(conn.requester.counters.acksReceived, 'ACKs received').toBe(2);
+    expect(conn.requester.counters.retransmitted, 'packets sent again').toBe(0);
+  });
+
+  it('keeps a message assembling while the previous one completes', () => {
+    // The first completion runs events until the next message on the same connection is half
+    // assembled, and returns. That message must still complete.
+    let nested = false;
+    let halfAssembled = false;
+    const net: NicNetwork = new NicNetwork({
+      profile: getProfile(PROFILES, 'tnic'),
+      seed: 2,
+      nodes: 2,
+      path: 'attest-verify',
+      onComplete: () => {
+        if (nested) return;
+        nested = true;
+        while (!conn.assembling && net.queue.pending > 0) net.queue.run(Infinity, 1);
+        halfAssembled = conn.assembling;
+      },
+    });
+    const conn = net.connect(0, 1);
+    const first = net.post(conn, new Uint8Array(9000).fill(1));
+    const second = net.post(conn, new Uint8Array(9000).fill(2));
+    net.queue.run();
+    expect(halfAssembled, 'the callback left the second message half assembled').toBe(true);
+    expect(conn.assembling, 'a message still assembling at the end').toBe(false);
+    expect(first.verify, 'first message').toBe('ok');
+    expect(second.verify, 'second message').toBe('ok');
+    expect(conn.delivered, 'messages delivered').toBe(2);
+  });
+
+  it('assembles multi-packet messages across nested runs', () => {
+    const seed = testSeed('nic nested runs');
+    const prng = new Prng(seed);
+    const records: MessageRecord[] = [];
+    const net: NicNetwork = new NicNetwork({
+      profile: getProfile(PROFILES, 'tnic'),
+      seed,
+      nodes: 4,
+      path: 'attest-verify',
+      // Each completion runs up to 50 events of the next 20 us from inside the delivery.
+      onComplete: () => net.queue.run(net.queue.now + 20_000, 50),
+    });
+    const conns = [];
+    for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) if (a !== b) conns.push(net.connect(a, b));
+    for (let i = 0; i < 200; i++) {
+      const conn = prng.pick(conns);
+      const msg = prng.bytes(prng.int(0, 9000));
+      net.queue.at(prng.int(0, 20_000), () => records.push(net.post(conn, msg)));
+    }
+    net.queue.run();
+    expect(records.length, `seed ${seed}: messages posted`).toBe(200);
+    expect(records.filter((r) => r.completedAt === undefined).length, `seed ${seed}: messages never completed`).toBe(0);
+    expect(records.filter((r) => r.verify !== 'ok').length, `seed ${seed}: messages failing Verify`).toBe(0);
   });
 });

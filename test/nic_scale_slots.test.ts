@@ -68,6 +68,15 @@ describe('attestation unit slot paths', () => {
     expect(receiver.verifyStatusSlot(receiverSlots[0]!, 7, attested)).toBe('ok');
   });
 
+  it('rejects sessions equal only modulo 2^32', () => {
+    // 5 and 2^32 + 5 share the stored word `session | 0`; neither may use the other's slot.
+    const { sender, senderSlots } = unitPair('tnic', [5, 2 ** 32 + 6], new Prng(3));
+    expect(() => sender.attestSlot(senderSlots[0]!, 2 ** 32 + 5, Uint8Array.of(1)), 'session 2^32 + 5 on the slot of 5').toThrow(InputError);
+    expect(() => sender.attestSlot(senderSlots[0]!, 5.7, Uint8Array.of(1)), 'session 5.7 on the slot of 5').toThrow(InputError);
+    expect(() => sender.attestSlot(senderSlots[1]!, 6, Uint8Array.of(1)), 'session 6 on the slot of 2^32 + 6').toThrow(InputError);
+    expect(() => sender.attestSlot(senderSlots[1]!, 2 ** 32 + 6, Uint8Array.of(1)), 'the slot of 2^32 + 6 itself').not.toThrow();
+  });
+
   it('reports a message shorter than header and tag as malformed', () => {
     const { receiver, receiverSlots } = unitPair('tnic', [7], new Prng(2));
     expect(receiver.verifyStatusSlot(receiverSlots[0]!, 7, new Uint8Array(10))).toBe('malformed');

@@ -68,6 +68,8 @@ export class AttestationUnit {
   readonly #slots = new Map<number, number>();
   /** Copy of each slot's key, which node:crypto uses for hashes other than SHA-256. */
   readonly #keys: Uint8Array[] = [];
+  /** Per slot: its session is outside the int32 range, so its stored word does not identify it. */
+  readonly #wideSession: boolean[] = [];
   /** Session, counters and key states of each slot, SLOT_WORDS per slot (see SESSION_WORD). */
   #slotStates = new Int32Array(INITIAL_SESSION_SLOTS * SLOT_WORDS);
   /** The tag Verify computes, compared with the carried one. */
@@ -102,6 +104,7 @@ export class AttestationUnit {
     const at = slot * SLOT_WORDS;
     if (this.format.hash === 'sha256') loadHmacKeyState(key, this.#slotStates, at + KEY_STATE_WORD);
     this.#slotStates[at + SESSION_WORD] = session | 0;
+    this.#wideSession.push(session !== (session | 0));
     this.#slots.set(session, slot);
     return slot;
   }
@@ -118,9 +121,14 @@ export class AttestationUnit {
     return this.#attestIn(slot, session, msg);
   }
 
-  /** Whether `slot` was loaded for `session` (compared as `session | 0`, like the stored word). */
+  /**
+   * Whether `slot` was loaded for `session`. The stored word is `session | 0`,
+   * which two sessions can share (5 and 2^32 + 5), so a session outside the
+   * int32 range, on either side, is checked through the session map instead.
+   */
   #holds(slot: number, session: number): boolean {
     if (!(slot >= 0 && slot < this.#keys.length)) return false;
+    if (session !== (session | 0) || this.#wideSession[slot] === true) return this.#slots.get(session) === slot;
     return this.#slotStates[slot * SLOT_WORDS + SESSION_WORD] === (session | 0);
   }
 

@@ -468,6 +468,9 @@ export class NicNetwork {
     // Drop the frame and the payload views, which would keep their frames' buffers alive.
     asm.frame = EMPTY;
     for (let i = 0; i < asm.count; i++) asm.parts[i] = undefined;
+    // Last, because the callback may run the event queue, which may assemble the
+    // connection's next message in `asm`.
+    this.options.onComplete?.(record);
   }
 
   #finishMessage(conn: Connection, record: MessageRecord, asm: Assembly, lastBytes: number): void {
@@ -520,7 +523,6 @@ export class NicNetwork {
     const polled = ready + stack.pollNs;
     record.mark('host', polled);
     record.completedAt = polled;
-    this.options.onComplete?.(record);
   }
 }
 
@@ -528,7 +530,10 @@ function newAssembly(): Assembly {
   return { count: 0, parts: [], frame: EMPTY, frameStart: 0, bytes: 0, chunkTimes: [], chunkEnds: [] };
 }
 
-/** Assembly of single-packet messages, shared by all connections because #onDelivered never nests. */
+/**
+ * Assembly of single-packet messages, shared by all connections. #onDelivered
+ * is done with it before it calls onComplete, which may run an event queue.
+ */
 const SINGLE_PACKET = newAssembly();
 
 /** Event handler: the transmit pipeline hands `frame` to the link. */
@@ -538,8 +543,10 @@ function sendFrame(link: Link<NicNode>, frame: Uint8Array): void {
 
 /**
  * Fields of the frame being handled by receiveAtRequester or
- * receiveAtResponder. Those handlers never nest, because nothing they call
- * reads another frame, so one object serves every received frame.
+ * receiveAtResponder; one object serves every received frame. The handlers
+ * nest only when an onComplete callback runs an event queue, so every field
+ * is read before the responder delivers a message, and the requester calls
+ * nothing that completes one.
  */
 const RECEIVED: RoceFields = {
   frame: EMPTY,

@@ -357,8 +357,10 @@ export class Responder<C = unknown> {
       if (op === OPCODE.RDMA_WRITE_LAST || op === OPCODE.RDMA_WRITE_ONLY || op === OPCODE.SEND_LAST || op === OPCODE.SEND_ONLY) {
         this.#msn = (this.#msn + 1) % PSN_MODULUS;
       }
+      // Read before deliver(): its onComplete may run the event queue, which refills `packet` for other frames.
+      const ackReq = packet.ackReq;
       this.deliver(this.context, packet);
-      if (packet.ackReq) this.#ack(psn);
+      if (ackReq) this.#ack(psn);
       return;
     }
     if (ahead >= PSN_MODULUS / 2) {
