@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CycleKernel, type PipeOptions, type PipeRun } from '../sim/cycle/kernel_driver.ts';
 import { observe } from '../sim/cycle/observation.ts';
-import { DEFAULT_PARAMS, type KernelInputs, type KernelParams } from '../sim/cycle/tnic_kernel.ts';
+import { DEFAULT_PARAMS, idleInputs, type KernelParams } from '../sim/cycle/tnic_kernel.ts';
 import type { KernelRequest } from '../sim/kernel_port.ts';
 import { Prng } from '../sim/prng.ts';
 import { cosimulate, describeRequest, formatMismatch, generateTransactions } from '../verify/cosim.ts';
@@ -39,19 +39,7 @@ function firstDifference(batch: readonly KernelRequest[], a: PipeRun, b: PipeRun
 
 /** Return what observe() reports with every input idle: the registers that lockstep co-simulation compares. */
 function observedState(model: CycleKernel, params: KernelParams): string {
-  const idle: KernelInputs = {
-    cmd_valid: false,
-    cmd_op: 0,
-    cmd_session: 0,
-    cmd_len: 0,
-    cmd_device: 0,
-    cmd_counter: 0n,
-    cmd_tag: new Uint32Array(8),
-    in_valid: false,
-    in_data: new Uint32Array(params.dataWidth / 32),
-    res_ready: false,
-  };
-  return observe(model.kernel, idle, []).join(',');
+  return observe(model.kernel, idleInputs(params.dataWidth), []).join(',');
 }
 
 /**

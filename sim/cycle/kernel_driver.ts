@@ -21,7 +21,7 @@ import { checkRequest } from '../tnic_kernel.ts';
 import { KernelEventRunner, MAX_BATCH_EDGES, batchHangError } from './kernel_events.ts';
 import { FNV_OFFSET, foldWords, observe } from './observation.ts';
 import { XorShift64, checkStallPercent, requestData, tagWords, toBeats, wordsToBytes } from './stimulus.ts';
-import { TnicKernelCycle, type KernelInputs, type KernelParams, DEFAULT_PARAMS } from './tnic_kernel.ts';
+import { TnicKernelCycle, idleInputs, type KernelInputs, type KernelParams, DEFAULT_PARAMS } from './tnic_kernel.ts';
 
 const MAX_CYCLES_PER_OP = 50_000_000;
 const NO_STALLS: PipeOptions = { seed: 1, cmdStall: 0, inStall: 0, resStall: 0, trace: 0 };
@@ -80,18 +80,7 @@ export class CycleKernel implements AttestationKernel {
     this.#lanes = params.dataWidth / 32;
     this.#idleBeat = new Uint32Array(this.#lanes);
     this.fast = options.fast ?? false;
-    this.#inputs = {
-      cmd_valid: false,
-      cmd_op: 0,
-      cmd_session: 0,
-      cmd_len: 0,
-      cmd_device: 0,
-      cmd_counter: 0n,
-      cmd_tag: new Uint32Array(8),
-      in_valid: false,
-      in_data: this.#idleBeat,
-      res_ready: false,
-    };
+    this.#inputs = { ...idleInputs(params.dataWidth), in_data: this.#idleBeat };
     this.#resetInputs();
   }
 

@@ -34,8 +34,8 @@ import {
   ST_OVERFLOW,
   ST_UNKNOWN_SESSION,
   retireCounter,
+  idleInputs,
   retireStatus,
-  type KernelInputs,
   type TnicKernelCycle,
 } from './tnic_kernel.ts';
 
@@ -116,18 +116,7 @@ export class KernelEventRunner {
     let nextCmd = 0;
     let next: KernelRequest | undefined = requests[0];
     // Inputs of TnicKernelCycle.tick while a serial command runs.
-    const inputs: KernelInputs = {
-      cmd_valid: false,
-      cmd_op: 0,
-      cmd_session: 0,
-      cmd_len: 0,
-      cmd_device: 0,
-      cmd_counter: 0n,
-      cmd_tag: new Uint32Array(8),
-      in_valid: false,
-      in_data: new Uint32Array(lanes),
-      res_ready: false,
-    };
+    const inputs = idleInputs(k.params.dataWidth);
     const idleBeat = new Uint32Array(lanes);
     const serialBeat = new Uint32Array(lanes);
     const header = new Uint32Array(4);

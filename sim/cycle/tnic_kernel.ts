@@ -56,6 +56,22 @@ export interface KernelInputs {
   res_ready: boolean;
 }
 
+/** Inputs of a cycle in which nothing is offered: no command, no beat (zeros on in_data), no result taken. */
+export function idleInputs(dataWidth: number): KernelInputs {
+  return {
+    cmd_valid: false,
+    cmd_op: 0,
+    cmd_session: 0,
+    cmd_len: 0,
+    cmd_device: 0,
+    cmd_counter: 0n,
+    cmd_tag: new Uint32Array(8),
+    in_valid: false,
+    in_data: new Uint32Array(dataWidth / 32),
+    res_ready: false,
+  };
+}
+
 export interface Slot {
   op: number;
   sess: number;
