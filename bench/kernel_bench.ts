@@ -168,9 +168,9 @@ function warmUp(keys: KernelRequest[], sizes: number[], sessions: number): void 
 }
 
 /** The model's batch must equal the RTL's in edges and in every field of every result. */
-function checkSameRun(what: string, model: PipeRun, rtl: PipeRun): void {
+function checkSameRun(label: string, model: PipeRun, rtl: PipeRun): void {
   if (model.edges !== rtl.edges) {
-    throw new TnicError('cosim-mismatch', `${what}: model ${model.edges} edges, rtl ${rtl.edges}`);
+    throw new TnicError('cosim-mismatch', `${label}: model ${model.edges} edges, rtl ${rtl.edges}`);
   }
   rtl.results.forEach((r, i) => {
     const m = model.results[i]!;
@@ -181,12 +181,12 @@ function checkSameRun(what: string, model: PipeRun, rtl: PipeRun): void {
       m.acceptEdge === r.acceptEdge &&
       Buffer.from(m.tag).equals(Buffer.from(r.tag));
     if (!same) {
-      throw new TnicError('cosim-mismatch', `${what}: result ${i} differs: model ${describe(m)}, rtl ${describe(r)}`);
+      throw new TnicError('cosim-mismatch', `${label}: result ${i} differs: model ${describeResult(m)}, rtl ${describeResult(r)}`);
     }
   });
 }
 
-function describe(r: PipeRun['results'][number]): string {
+function describeResult(r: PipeRun['results'][number]): string {
   return `${r.status} counter ${r.counter} cycles ${r.cycles} accepted at edge ${r.acceptEdge} tag ${Buffer.from(r.tag).toString('hex')}`;
 }
 

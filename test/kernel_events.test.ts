@@ -97,7 +97,7 @@ describe('fast mode for batches', () => {
     const batches: KernelRequest[][] = [
       [{ op: 'set-id', device: 7 }, key, ...attests],
       [
-        // A session index past the keystore, one whose low bits equal session 0, and a CHECK of 0 bytes.
+        // Session 16 is past the 16-entry keystore, 0x10000 masks to session 0, and the CHECK has 0 bytes.
         { op: 'attest', session: 16, msg: rng.bytes(40) },
         { op: 'attest', session: 0x10000, msg: rng.bytes(40) },
         { op: 'check', session: 0, device: 3, counter: 5n, tag: rng.bytes(32), msg: new Uint8Array(0) },

@@ -7,7 +7,7 @@
  * edge at which the core consumes each word, and the edge at which the
  * engine reaches DONE. It hashes each block at once.
  *
- * Edges are numbered within a batch: a register written at edge e holds
+ * Edges are numbered within a batch: a register written at edge e has
  * its new value from cycle e + 1 on. The rules below restate the engine's
  * RTL in those terms (tnic_engine.ts has them cycle by cycle):
  * - Beat k can be written at edge e only when the engine is busy, fewer
@@ -61,7 +61,7 @@ export class TnicEngineTimeline {
   /**
    * The command's input bytes, whose beats are written in order. Beat k
    * contains bytes 4 * lanes * k onwards, zero-padded past the end, as the
-   * drivers pack them; the hash reads the words from here once every beat
+   * drivers pack them. The hash reads the words from here once every beat
    * is written, instead of copying each beat into a buffer.
    */
   #data: Uint8Array = new Uint8Array(0);

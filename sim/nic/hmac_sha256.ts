@@ -21,9 +21,10 @@ const BLOCK_BYTES = 64;
 const K = Int32Array.from(SHA256_K);
 const IV = Int32Array.from(SHA256_IV);
 
-// Message schedule W[0..63] of the block being compressed, shared by every key because
-// hmacSha256Into never nests. loadBlock, finish and hmacSha256Into fill W[0..15], and compress extends it.
-const schedule = new Int32Array(64);
+// Input words W[0..15] of the block being compressed, shared by every key because
+// hmacSha256Into never nests. loadBlock, finish and hmacSha256Into fill them; compress
+// keeps the rest of the message schedule in locals.
+const schedule = new Int32Array(16);
 
 /** Bit length of the outer hash's message: one 64-byte key block and the 32-byte inner digest. */
 const OUTER_MESSAGE_BITS = (BLOCK_BYTES + 32) * 8;

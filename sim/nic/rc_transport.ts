@@ -24,8 +24,8 @@ function ignoreAcked(): void {}
  * Timer state of every requester on one event queue, indexed by the requester's slot: the
  * retransmission timer generation, and the time of the pending wake-up (Infinity for none).
  * A timer event compares its generation with this table instead of with a field of its
- * requester, because most timers are stale (re-armed or stopped since) and the table, 12 bytes
- * per requester, stays in the cache while thousands of requester objects do not. The wake-up
+ * requester, because most timers are stale (re-armed or stopped since). The table takes 12
+ * bytes per requester, so it stays in the cache while thousands of requester objects do not. The wake-up
  * time sits here rather than in a field because V8 keeps a changing non-integer field in a
  * heap box of its own, one more cache line to miss.
  */
@@ -125,7 +125,7 @@ export class Requester<C = unknown> {
   /** Global index of the next packet to (re)send. */
   #next = 0;
   /**
-   * Table that holds this requester's timer generation and wake-up time at index `#timerSlot`.
+   * Table that contains this requester's timer generation and wake-up time at index `#timerSlot`.
    * The generation wraps from 2^31 - 1 to -2^31, so a stale timer could match only after 2^32
    * re-arms.
    */

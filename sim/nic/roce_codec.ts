@@ -537,7 +537,7 @@ const BTH_FECN_BECN_AT = IPV4_HEADER_BYTES + UDP_HEADER_BYTES + 4;
 /**
  * ICRC over the IPv4 packet at `ip` up to `end` (exclusive), with the variant
  * fields masked. The fields are set to all ones in the frame itself and put
- * back before returning, which saves copying the headers for every frame;
+ * back before returning, which saves copying the headers for every frame.
  * `end` is at least 40 bytes past `ip`, so all of them are inside the frame.
  */
 function icrc(frame: Uint8Array, ip: number, end: number): number {

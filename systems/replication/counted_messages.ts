@@ -35,8 +35,8 @@ export class CountedMessages {
 
   /**
    * Record `message` and return true, or return false when it was counted
-   * before or lies below the low mark (a replay). Call it only after the
-   * signature holds, so that a forgery cannot block the genuine message.
+   * before or lies below the low mark (a replay). Callers add a message only
+   * after its signature is checked, so that a forgery cannot block the genuine one.
    */
   add(message: AttestedMessage): boolean {
     const id = `${message.device}/${message.session}`;
