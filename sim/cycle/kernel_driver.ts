@@ -97,8 +97,9 @@ export class CycleKernel implements AttestationKernel {
   }
 
   async run(requests: readonly KernelRequest[]): Promise<KernelResult[]> {
+    // Every request is checked before the first runs, so a bad one loses nothing.
     requests.forEach(checkRequest);
-    return requests.map((r) => this.step(r));
+    return requests.map((r) => this.#stepChecked(r));
   }
 
   async setStalls(seed: number, percent: number): Promise<void> {
@@ -240,8 +241,12 @@ export class CycleKernel implements AttestationKernel {
 
   /** Run one command to completion. */
   step(req: KernelRequest): KernelResult {
-    this.#checkNotStopped();
     checkRequest(req);
+    return this.#stepChecked(req);
+  }
+
+  #stepChecked(req: KernelRequest): KernelResult {
+    this.#checkNotStopped();
     try {
       return this.#step(req);
     } catch (error) {

@@ -25,6 +25,7 @@ import {
 } from '../../api/tnic_api.ts';
 import { requestKey, type ClientRequest, type RequestResult } from '../replication/request.ts';
 import { CountedMessages } from '../replication/counted_messages.ts';
+import { OperationTally, type PendingOperation } from '../replication/operation_tally.ts';
 import {
   openSignedReply,
   type CertificateFailure,
@@ -32,7 +33,6 @@ import {
   type Decision,
   type ReplyRejections,
 } from '../replication/signed_reply_client.ts';
-import type { Output } from '../replication/state_machine.ts';
 import { decodeJson } from '../replication/wire.ts';
 import { parseConfig, type ConfigMessage } from './config_messages.ts';
 import { chainResults } from './messages.ts';
@@ -47,11 +47,6 @@ export interface ChainRepliesOptions {
   service?: { device: number; certificate: ClientKeyCertificate };
 }
 
-interface PendingOperation {
-  request: ClientRequest;
-  /** Output reported by each node's device, as JSON text. */
-  results: Map<number, string>;
-}
 
 export class ChainReplies {
   readonly rejected: ReplyRejections = {
@@ -63,15 +58,12 @@ export class ChainReplies {
     duplicate: 0,
     stale: 0,
   };
-  /** Results that disagreed with the output the operation completed with, per node device. */
-  readonly conflicting = new Map<number, number>();
   /** Announcements that were not signed by the service or not newer than the current configuration. */
   rejectedAnnouncements = 0;
 
   #keys: ReadonlyMap<number, Uint8Array>;
   #seen = new CountedMessages();
-  #pending = new Map<string, PendingOperation>();
-  #outcomes = new Map<string, string>();
+  #tally = new OperationTally();
   #epoch = 1;
   /** Devices of the current chain's nodes. */
   #chain: number[];
@@ -111,7 +103,12 @@ export class ChainReplies {
   }
 
   get pending(): number {
-    return this.#pending.size;
+    return this.#tally.size;
+  }
+
+  /** Results that disagreed with the output the operation completed with, per node device. */
+  get conflicting(): Map<number, number> {
+    return this.#tally.conflicting;
   }
 
   get epoch(): number {
@@ -136,11 +133,7 @@ export class ChainReplies {
 
   /** Start collecting results for `request`. */
   expect(request: ClientRequest): void {
-    const key = requestKey(request);
-    if (this.#pending.has(key) || this.#outcomes.has(key)) {
-      throw new InputError(`request ${key} was already issued; give each operation a new id`);
-    }
-    this.#pending.set(key, { request, results: new Map() });
+    this.#tally.expect(request);
   }
 
   /** Check one signed reply of a node and count its result; returns the operations it completed. */
@@ -175,7 +168,7 @@ export class ChainReplies {
     this.#epoch = config.epoch;
     this.#chain = config.chain.map((name) => this.options.members.find((m) => m.identity.name === name)!.identity.device);
     const decisions: Decision[] = [];
-    for (const pending of [...this.#pending.values()]) {
+    for (const pending of this.#tally.waiting()) {
       const decision = this.#decideAndClose(pending);
       if (decision !== undefined) decisions.push(decision);
     }
@@ -210,15 +203,10 @@ export class ChainReplies {
   }
 
   #record(device: number, result: RequestResult): Decision | undefined {
-    const key = requestKey(result);
     const output = JSON.stringify(result.output);
-    const pending = this.#pending.get(key);
-    if (pending === undefined) {
-      const outcome = this.#outcomes.get(key);
-      if (outcome !== undefined && outcome !== output) this.#countConflict(device);
-      else this.rejected.stale += 1;
-      return undefined;
-    }
+    const pending = this.#tally.lookUp(requestKey(result), device, output);
+    if (pending === 'stale') this.rejected.stale += 1;
+    if (typeof pending === 'string') return undefined;
     if (pending.results.get(device) === output) {
       // A node re-sends its result after a reconfiguration; only the first one counts.
       this.rejected.duplicate += 1;
@@ -226,7 +214,7 @@ export class ChainReplies {
     }
     if (pending.results.has(device)) {
       // The same node reported two outputs: keep the first, count the second as a conflict.
-      this.#countConflict(device);
+      this.#tally.countConflict(device);
       return undefined;
     }
     pending.results.set(device, output);
@@ -238,17 +226,6 @@ export class ChainReplies {
     const outputs = this.#chain.map((device) => pending.results.get(device));
     const decided = outputs[0];
     if (decided === undefined || outputs.some((o) => o !== decided)) return undefined;
-
-    const key = requestKey(pending.request);
-    this.#pending.delete(key);
-    this.#outcomes.set(key, decided);
-    for (const [device, reported] of pending.results) {
-      if (reported !== decided) this.#countConflict(device);
-    }
-    return { request: pending.request, output: JSON.parse(decided) as Output };
-  }
-
-  #countConflict(device: number): void {
-    this.conflicting.set(device, (this.conflicting.get(device) ?? 0) + 1);
+    return this.#tally.close(pending, decided);
   }
 }

@@ -25,8 +25,8 @@ import {
   type TrustRoots,
 } from '../../api/tnic_api.ts';
 import { CountedMessages } from './counted_messages.ts';
+import { OperationTally, type Decision, type PendingOperation } from './operation_tally.ts';
 import { requestKey, type ClientRequest, type RequestResult } from './request.ts';
-import type { Output } from './state_machine.ts';
 import { decodeJson } from './wire.ts';
 
 export interface ReplicaIdentity {
@@ -81,17 +81,7 @@ export interface CertificateFailure {
   detail: string;
 }
 
-/** An operation that completed, with the output a quorum agreed on. */
-export interface Decision {
-  request: ClientRequest;
-  output: Output;
-}
-
-interface PendingOperation {
-  request: ClientRequest;
-  /** Output reported by each replica device, as JSON text. */
-  results: Map<number, string>;
-}
+export type { Decision } from './operation_tally.ts';
 
 /** The reason a signed reply failed before its content was read. */
 export type OpenFailure = 'malformed' | 'unknown-signer' | 'bad-signature';
@@ -128,16 +118,12 @@ export class SignedReplyClient {
     duplicate: 0,
     stale: 0,
   };
-  /** Results that disagreed with the output the operation completed with, per replica device. */
-  readonly conflicting = new Map<number, number>();
 
   #byDevice: Map<number, ReplicaIdentity>;
   /** Certified client keys by device id; replicas whose chain failed have none. */
   #keys: ReadonlyMap<number, Uint8Array>;
   #seen = new CountedMessages();
-  #pending = new Map<string, PendingOperation>();
-  /** Accepted output of every completed request, as JSON text, to classify late results. */
-  #outcomes = new Map<string, string>();
+  #tally = new OperationTally();
 
   private constructor(
     private readonly options: SignedReplyClientOptions,
@@ -177,7 +163,12 @@ export class SignedReplyClient {
   }
 
   get pending(): number {
-    return this.#pending.size;
+    return this.#tally.size;
+  }
+
+  /** Results that disagreed with the output the operation completed with, per replica device. */
+  get conflicting(): Map<number, number> {
+    return this.#tally.conflicting;
   }
 
   /** Throw for the first replica whose certificate chain failed, for callers that bootstrapped every replica. */
@@ -193,11 +184,7 @@ export class SignedReplyClient {
 
   /** Start collecting results for `request`. */
   expect(request: ClientRequest): void {
-    const key = requestKey(request);
-    if (this.#pending.has(key) || this.#outcomes.has(key)) {
-      throw new InputError(`request ${key} was already issued; give each operation a new id`);
-    }
-    this.#pending.set(key, { request, results: new Map() });
+    this.#tally.expect(request);
   }
 
   /** Check one signed reply and count its results; returns the operations it completed. */
@@ -242,33 +229,17 @@ export class SignedReplyClient {
   }
 
   #record(device: number, result: RequestResult): Decision | undefined {
-    const key = requestKey(result);
     const output = JSON.stringify(result.output);
-    const pending = this.#pending.get(key);
-    if (pending === undefined) {
-      const outcome = this.#outcomes.get(key);
-      if (outcome !== undefined && outcome !== output) this.#countConflict(device);
-      else this.rejected.stale += 1;
-      return undefined;
-    }
+    const pending = this.#tally.lookUp(requestKey(result), device, output);
+    if (pending === 'stale') this.rejected.stale += 1;
+    if (typeof pending === 'string') return undefined;
     if (pending.results.has(device)) {
       this.rejected.duplicate += 1;
       return undefined;
     }
     pending.results.set(device, output);
     const decided = this.#decided(pending);
-    if (decided === undefined) return undefined;
-
-    this.#pending.delete(key);
-    this.#outcomes.set(key, decided);
-    for (const [replica, reported] of pending.results) {
-      if (reported !== decided) this.#countConflict(replica);
-    }
-    return { request: pending.request, output: JSON.parse(decided) as Output };
-  }
-
-  #countConflict(device: number): void {
-    this.conflicting.set(device, (this.conflicting.get(device) ?? 0) + 1);
+    return decided === undefined ? undefined : this.#tally.close(pending, decided);
   }
 
   /** The output, as JSON text, that `quorum` replicas (with the required one) agree on, if any. */
